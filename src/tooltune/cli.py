@@ -1,0 +1,27 @@
+"""The ``tooltune`` command: one sub-command per pipeline stage.
+
+Stage modules import torch lazily (inside commands), so ``tooltune --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    help="tooltune: make a small open LLM a reliable tool-caller and serve it behind the OpenAI API.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+# Stage registrations (each stage owns its own cli module).
+from tooltune.data.cli import app as _data_app  # noqa: E402
+
+app.add_typer(_data_app, name="data", help="Synthesize, validate, inspect and import tool-calling datasets.")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

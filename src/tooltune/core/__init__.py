@@ -1,0 +1,1 @@
+"""Shared core used by every stage (data, train, eval, serve). Never imports torch."""

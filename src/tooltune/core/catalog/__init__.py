@@ -1,0 +1,1 @@
+"""Tool catalogs shipped with tooltune (JSON files in the OpenAI ``tools`` format)."""
