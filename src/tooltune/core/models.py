@@ -76,6 +76,8 @@ def embedded_model_dir(name: str) -> Path:
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     if getattr(model.config, "quantization_config", None) is not None:
         del model.config.quantization_config  # dequantized: plain float weights now
+    model.hf_quantizer = None  # transformers refuses to save a model still marked as GGUF-quantized
+    model.is_quantized = False
     tmp = target.with_name(target.name + ".tmp")
     model.save_pretrained(tmp)
     tok.save_pretrained(tmp)
