@@ -18,6 +18,10 @@ from tooltune.data.cli import app as _data_app  # noqa: E402
 
 app.add_typer(_data_app, name="data", help="Synthesize, validate, inspect and import tool-calling datasets.")
 
+from tooltune.taskapi.cli import app as _taskapi_app  # noqa: E402
+
+app.add_typer(_taskapi_app, name="taskapi", help="The Task API: the REST service the agent's tools call.")
+
 
 def main() -> None:
     app()
