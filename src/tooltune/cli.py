@@ -22,6 +22,10 @@ from tooltune.taskapi.cli import app as _taskapi_app  # noqa: E402
 
 app.add_typer(_taskapi_app, name="taskapi", help="The Task API: the REST service the agent's tools call.")
 
+from tooltune.export.cli import export as _export_cmd  # noqa: E402
+
+app.command("export")(_export_cmd)
+
 
 def main() -> None:
     app()
