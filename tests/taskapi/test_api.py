@@ -36,7 +36,8 @@ def test_crud_round_trip(client):
     assert r.json()["updated_at"] >= task["updated_at"]
 
     assert client.post("/tasks/1/complete").json()["status"] == "done"
-    assert client.post("/tasks/1/complete").json()["status"] == "done"  # idempotent
+    again = client.post("/tasks/1/complete")
+    assert again.status_code == 409 and again.json() == {"detail": "task 1 is already done"}
 
     assert client.delete("/tasks/1").status_code == 204
     assert client.get("/tasks/1").status_code == 404
@@ -46,7 +47,7 @@ def test_crud_round_trip(client):
 def test_create_defaults(client):
     task = client.post("/tasks", json={"title": "  call mom  "}).json()
     assert task["title"] == "call mom"  # surrounding whitespace stripped
-    assert task["priority"] == "medium" and task["status"] == "open" and task["due_date"] is None
+    assert task["priority"] is None and task["status"] == "open" and task["due_date"] is None
 
 
 def test_list_filters(client):
@@ -67,9 +68,11 @@ def test_list_filters(client):
 
 def test_patch_can_clear_optional_fields_but_not_title(client):
     client.post("/tasks", json={"title": "x", "due_date": "2026-01-02", "description": "d"})
-    r = client.patch("/tasks/1", json={"due_date": None, "description": None, "title": None})
+    client.patch("/tasks/1", json={"priority": "high"})
+    r = client.patch("/tasks/1", json={"due_date": None, "description": None, "title": None, "priority": None})
     assert r.status_code == 200
     assert r.json()["due_date"] is None and r.json()["description"] is None and r.json()["title"] == "x"
+    assert r.json()["priority"] is None
     assert client.patch("/tasks/1", json={"status": "done"}).json()["status"] == "done"
     assert client.patch("/tasks/1", json={"status": "open"}).json()["status"] == "open"
 

@@ -36,8 +36,8 @@ class Task(Base):
     description: Mapped[str | None] = mapped_column(Text, default=None)
     due_date: Mapped[dt.date | None] = mapped_column(Date, default=None)
     # native_enum=False: a VARCHAR + CHECK constraint, portable across SQLite and PostgreSQL.
-    priority: Mapped[Priority] = mapped_column(
-        Enum(Priority, native_enum=False, validate_strings=True), default=Priority.medium
+    priority: Mapped[Priority | None] = mapped_column(
+        Enum(Priority, native_enum=False, validate_strings=True), default=None
     )
     status: Mapped[Status] = mapped_column(
         Enum(Status, native_enum=False, validate_strings=True), default=Status.open, index=True

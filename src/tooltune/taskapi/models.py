@@ -36,11 +36,11 @@ class TaskCreate(BaseModel):
     title: Title = Field(description="Short title of the task (not empty).")
     description: Description | None = Field(default=None, description="Longer details.")
     due_date: DueDate = Field(default=None, description="Due date, YYYY-MM-DD.")
-    priority: PriorityValue = Field(default="medium", description="low, medium or high.")
+    priority: PriorityValue | None = Field(default=None, description="low, medium or high (optional).")
 
 
 class TaskUpdate(BaseModel):
-    """Only the fields sent are changed; sending null clears description or due_date."""
+    """Only the fields sent are changed; sending null clears description, due_date or priority."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -58,7 +58,7 @@ class TaskPublic(BaseModel):
     title: str
     description: str | None
     due_date: dt.date | None
-    priority: PriorityValue
+    priority: PriorityValue | None
     status: StatusValue
     created_at: dt.datetime
     updated_at: dt.datetime

@@ -25,7 +25,7 @@ def create_task(body: TaskCreate, session: SessionDep) -> TaskPublic:
         title=body.title,
         description=body.description,
         due_date=body.due_date,
-        priority=Priority(body.priority),
+        priority=Priority(body.priority) if body.priority else None,
     )
     session.add(task)
     session.commit()
@@ -55,11 +55,11 @@ def get_task(task_id: int, session: SessionDep) -> TaskPublic:
 def update_task(task_id: int, body: TaskUpdate, session: SessionDep) -> TaskPublic:
     task = _get_or_404(session, task_id)
     changes: dict[str, Any] = body.model_dump(exclude_unset=True)
-    for field in ("title", "priority", "status"):
+    for field in ("title", "status"):
         # These columns are not nullable: an explicit null means "leave unchanged".
         if changes.get(field, "") is None:
             changes.pop(field)
-    if "priority" in changes:
+    if changes.get("priority") is not None:
         changes["priority"] = Priority(changes["priority"])
     if "status" in changes:
         changes["status"] = Status(changes["status"])
@@ -69,10 +69,12 @@ def update_task(task_id: int, body: TaskUpdate, session: SessionDep) -> TaskPubl
     return TaskPublic.model_validate(task)
 
 
-@router.post("/{task_id}/complete", responses=_NOT_FOUND)
+@router.post("/{task_id}/complete", responses={**_NOT_FOUND, 409: {"description": "The task is already done"}})
 def complete_task(task_id: int, session: SessionDep) -> TaskPublic:
-    """Mark the task done (idempotent)."""
+    """Mark an open task done; completing a done task is a 409, so callers notice."""
     task = _get_or_404(session, task_id)
+    if task.status == Status.done:
+        raise HTTPException(status_code=status.HTTP_409_CONFLICT, detail=f"task {task_id} is already done")
     task.status = Status.done
     session.commit()
     return TaskPublic.model_validate(task)
