@@ -1,0 +1,1 @@
+"""Dataset synthesis, validation, statistics and import (``tooltune data``)."""
