@@ -14,8 +14,9 @@ from .base import (
     SamplingParams,
     ToolChoice,
 )
+from .factory import load_engine
 
 __all__ = [
     "ContextTooLong", "Engine", "EngineDelta", "EngineError", "EngineFinal", "GenerationRequest",
-    "SamplingParams", "ToolChoice",
+    "SamplingParams", "ToolChoice", "load_engine",
 ]

@@ -1,0 +1,373 @@
+"""The transformers-backed engine: a lean decode loop in one worker thread.
+
+Why not ``model.generate``: per request we want prefix-cache reuse, grammar masks, jump-forward
+and streaming; per token we want nothing but one forward pass. The worker thread owns the model;
+requests from any number of asyncio tasks are queued to it and served interleaved, so a slow
+stream never blocks the others and no two threads touch the model at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Callable
+
+from tooltune.core.format import PromptFormat, render_prompt
+from tooltune.core.format.tokens import IM_END, IM_START
+
+from .base import ContextTooLong, EngineDelta, EngineError, EngineFinal, GenerationRequest
+from .constraint import ConstraintCompiler, forced_tool
+from .prefix_cache import PrefixCache
+from .sampling import make_generator, sample
+
+log = logging.getLogger(__name__)
+
+DEFAULT_STOPS = (IM_END, IM_START)
+"""Text that ends a turn even when the model spells it out of ordinary tokens."""
+
+
+@dataclass
+class _Job:
+    request: GenerationRequest
+    prompt_ids: list[int]
+    compiled: Any
+    emit: Callable[[Any], None]
+    started: float
+    cancelled: bool = False
+
+
+@dataclass
+class _Seq:
+    job: _Job
+    cache: Any
+    logits: Any
+    budget: int
+    cached_tokens: int
+    matcher: Any = None
+    generator: Any = None
+    ids: list[int] = field(default_factory=list)
+    sent: int = 0
+    first_at: float | None = None
+    bitmask: Any = None
+    next_mask_ready: bool = False
+
+
+class TransformersEngine:
+    """Engine over a loaded causal LM (see ``load_engine`` for loading by name)."""
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        fmt: PromptFormat | None = None,
+        *,
+        name: str = "model",
+        constrained: bool = True,
+        max_context: int | None = None,
+        prefix_cache_entries: int = 8,
+        jump_forward: bool = True,
+    ) -> None:
+        import torch
+
+        self.name = name
+        self.model = model
+        self.tokenizer = tokenizer
+        self.fmt = fmt or PromptFormat()
+        self.constrained = constrained
+        self.jump_forward = jump_forward
+        config = model.config
+        self.max_context = int(max_context or getattr(config, "max_position_embeddings", 2048))
+        # Logit width (the input embedding stays float under int8 quantisation; tied or resized alike).
+        self.vocab_size = int(model.get_input_embeddings().weight.shape[0])
+        im_end = tokenizer.convert_tokens_to_ids(IM_END)
+        stops = {i for i in (im_end, tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids(IM_START))
+                 if isinstance(i, int) and i != tokenizer.unk_token_id and 0 <= i < self.vocab_size}
+        self.end_of_turn_id = im_end if isinstance(im_end, int) else tokenizer.eos_token_id
+        self.stop_ids = frozenset(stops)
+        self.prefix_cache = PrefixCache(prefix_cache_entries)
+        self._constraints: ConstraintCompiler | None = None
+        self._constraints_lock = threading.Lock()
+        self._jobs: queue.Queue[_Job] = queue.Queue()
+        self._worker: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self._torch = torch
+
+    # ---- public API -------------------------------------------------------------------
+
+    @property
+    def constraints(self) -> ConstraintCompiler:
+        with self._constraints_lock:
+            if self._constraints is None:
+                self._constraints = ConstraintCompiler(self.tokenizer, self.vocab_size, [self.end_of_turn_id])
+            return self._constraints
+
+    def prepare(self, request: GenerationRequest) -> tuple[list[int], Any]:
+        """Validate, render and tokenize a request; compile its constraint. Raises EngineError."""
+        forced_tool(request)
+        prompt = render_prompt(request.messages, request.tools, self.fmt)
+        ids = self.tokenizer.encode(prompt, add_special_tokens=False)
+        want = request.sampling.max_tokens
+        if want is not None and want < 1:
+            raise EngineError("max_tokens must be at least 1")
+        if len(ids) + (want or 1) > self.max_context:
+            raise ContextTooLong(
+                f"the prompt has {len(ids)} tokens"
+                + (f" and max_tokens is {want}" if want else "")
+                + f": more than this model's context of {self.max_context} tokens"
+            )
+        compiled = None
+        if self.constrained and request.constrained:
+            compiled = self.constraints.compile(request)
+        return ids, compiled
+
+    async def generate(self, request: GenerationRequest) -> AsyncIterator[EngineDelta | EngineFinal]:
+        started = time.perf_counter()
+        ids, compiled = await asyncio.to_thread(self.prepare, request)
+        loop = asyncio.get_running_loop()
+        out: asyncio.Queue[Any] = asyncio.Queue()
+        job = _Job(request, ids, compiled, lambda item: loop.call_soon_threadsafe(out.put_nowait, item), started)
+        self._submit(job)
+        try:
+            while True:
+                item = await out.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+                if isinstance(item, EngineFinal):
+                    return
+        finally:
+            job.cancelled = True  # the client went away: the worker drops the sequence
+
+    def generate_text(self, request: GenerationRequest) -> tuple[str, EngineFinal]:
+        """Blocking convenience for scripts and tests: the whole output text and its final."""
+
+        async def run() -> tuple[str, EngineFinal]:
+            parts, final = [], None
+            async for item in self.generate(request):
+                if isinstance(item, EngineDelta):
+                    parts.append(item.text)
+                else:
+                    final = item
+            return "".join(parts), final
+
+        return asyncio.run(run())
+
+    # ---- worker -----------------------------------------------------------------------
+
+    def _submit(self, job: _Job) -> None:
+        with self._start_lock:
+            if self._worker is None or not self._worker.is_alive():
+                self._worker = threading.Thread(target=self._run, name=f"engine-{self.name}", daemon=True)
+                self._worker.start()
+        self._jobs.put(job)
+
+    def _run(self) -> None:
+        torch = self._torch
+        active: list[_Seq] = []
+        with torch.inference_mode():
+            while True:
+                pending = []
+                if not active:
+                    pending.append(self._jobs.get())
+                while True:
+                    try:
+                        pending.append(self._jobs.get_nowait())
+                    except queue.Empty:
+                        break
+                for job in pending:
+                    if job.cancelled:
+                        continue
+                    try:
+                        active.append(self._start(job))
+                    except Exception as e:  # never let one request kill the worker
+                        log.exception("prefill failed")
+                        job.emit(e if isinstance(e, EngineError) else EngineError(f"generation failed: {e}"))
+                still = []
+                for seq in active:
+                    if seq.job.cancelled:
+                        continue
+                    try:
+                        done = self._step(seq)
+                    except Exception as e:
+                        log.exception("decode step failed")
+                        seq.job.emit(EngineError(f"generation failed: {e}"))
+                        done = True
+                    if not done:
+                        still.append(seq)
+                active = still
+
+    def _forward(self, tokens: list[int], cache: Any) -> Any:
+        torch = self._torch
+        out = self.model(input_ids=torch.tensor([tokens], dtype=torch.long), past_key_values=cache,
+                         use_cache=True, logits_to_keep=1)
+        return out.logits[0, -1].float()
+
+    def _start(self, job: _Job) -> _Seq:
+        from transformers import DynamicCache
+
+        ids = job.prompt_ids
+        n, layers = self.prefix_cache.lookup(ids)
+        cache = DynamicCache(ddp_cache_data=layers) if layers else DynamicCache()
+        logits = self._forward(ids[n:], cache)
+        self._remember(ids, cache)
+        sampling = job.request.sampling
+        budget = self.max_context - len(ids)
+        if sampling.max_tokens is not None:
+            budget = min(budget, sampling.max_tokens)
+        seq = _Seq(job=job, cache=cache, logits=logits, budget=budget, cached_tokens=n,
+                   generator=make_generator(sampling.seed))
+        if job.compiled is not None:
+            seq.matcher = self.constraints.matcher(job.compiled)
+            import xgrammar as xgr
+
+            seq.bitmask = xgr.allocate_token_bitmask(1, self.vocab_size)
+        return seq
+
+    def _remember(self, ids: list[int], cache: Any) -> None:
+        length = cache.get_seq_length()
+        if length != len(ids):
+            return
+        self.prefix_cache.store(ids, [(layer.keys, layer.values) for layer in cache.layers])
+
+    def _choose(self, seq: _Seq) -> int:
+        sampling = seq.job.request.sampling
+        logits = seq.logits
+        if seq.matcher is not None:
+            import xgrammar as xgr
+
+            if not seq.next_mask_ready:
+                seq.matcher.fill_next_token_bitmask(seq.bitmask)
+            seq.next_mask_ready = False
+            xgr.apply_token_bitmask_inplace(logits.view(1, -1), seq.bitmask)
+        return sample(logits, sampling.temperature, sampling.top_p, seq.generator)
+
+    def _step(self, seq: _Seq) -> bool:
+        """Pick one token (plus whatever the grammar forces after it), feed it, stream the new
+        text. True when the sequence has finished."""
+        token = self._choose(seq)
+        if token in self.stop_ids:
+            return self._finish(seq, "stop")
+        feed = [token]
+        seq.ids.append(token)
+        matcher = seq.matcher
+        if matcher is not None:
+            if not matcher.accept_token(token):  # cannot happen with the mask applied
+                raise EngineError("the constraint rejected a token it allowed")
+            if self.jump_forward and not matcher.is_terminated():
+                jump = matcher.find_jump_forward_string()
+                if jump:
+                    feed = self._jump(seq, jump)
+        if self._emit_text(seq):
+            return self._finish(seq, "stop")
+        if len(seq.ids) >= seq.budget:
+            return self._finish(seq, "length")
+        if matcher is not None:
+            # When only the end of turn may follow, stop now instead of running the model once more.
+            matcher.fill_next_token_bitmask(seq.bitmask)
+            seq.next_mask_ready = True
+            if self._only_stop_allowed(seq.bitmask):
+                return self._finish(seq, "stop")
+        seq.logits = self._forward(feed, seq.cache)
+        return False
+
+    def _only_stop_allowed(self, bitmask: Any) -> bool:
+        words = bitmask[0]
+        nz = self._torch.nonzero(words).flatten().tolist()
+        if len(nz) > 1 or not nz:
+            return False
+        word = int(words[nz[0]]) & 0xFFFFFFFF
+        bits = [nz[0] * 32 + b for b in range(32) if word >> b & 1]
+        return all(b in self.stop_ids for b in bits)
+
+    def _jump(self, seq: _Seq, jump: str) -> list[int]:
+        """Append the text the grammar forces. The completion is re-tokenized as a whole so the
+        model sees the same tokens as in training (``cre``+``ate`` becomes ``create``); the KV cache
+        and the matcher roll back to where old and new tokens diverge. Returns the tokens to feed."""
+        tok, matcher = self.tokenizer, seq.matcher
+        old = seq.ids
+        text = tok.decode(old, skip_special_tokens=False) + jump
+        new = tok.encode(text, add_special_tokens=False)
+        if tok.decode(new, skip_special_tokens=False) != text:
+            new = old + tok.encode(jump, add_special_tokens=False)
+        k = 0
+        limit = min(len(old), len(new))
+        while k < limit and old[k] == new[k]:
+            k += 1
+        new = new[: max(k, seq.budget)]
+        matcher.rollback(len(old) - k)
+        accepted = 0
+        for t in new[k:]:
+            if not matcher.accept_token(t):
+                break
+            accepted += 1
+        if accepted < len(new) - k:  # the re-tokenization does not fit the grammar: keep the old tokens
+            matcher.rollback(accepted)
+            for t in old[k:]:
+                matcher.accept_token(t)
+            return [old[-1]]
+        in_cache = len(old) - 1  # the last sampled token has not been run yet
+        keep = min(k, in_cache)
+        if in_cache > keep:
+            seq.cache.crop(-(in_cache - keep))
+        seq.ids = list(new)
+        return new[keep:]
+
+    def _emit_text(self, seq: _Seq) -> bool:
+        """Stream the text not yet sent; True when a stop string was reached."""
+        text = self.tokenizer.decode(seq.ids, skip_special_tokens=False)
+        stops = list(DEFAULT_STOPS) + list(seq.job.request.sampling.stop or [])
+        hit = -1
+        for s in stops:
+            if s:
+                i = text.find(s, max(0, seq.sent - len(s)))
+                if i >= 0 and (hit < 0 or i < hit):
+                    hit = i
+        if hit >= 0:
+            self._send(seq, text[seq.sent:hit])
+            seq.sent = max(seq.sent, hit)
+            return True
+        end = len(text)
+        if text.endswith("\ufffd"):
+            end -= 1  # an incomplete UTF-8 character: wait for its other bytes
+        for s in stops:  # hold back a tail that may be the start of a stop string
+            for j in range(min(len(s) - 1, end - seq.sent), 0, -1):
+                if text[end - j:end] == s[:j]:
+                    end -= j
+                    break
+        if end > seq.sent:
+            self._send(seq, text[seq.sent:end])
+            seq.sent = end
+        return False
+
+    def _send(self, seq: _Seq, text: str) -> None:
+        if not text:
+            return
+        if seq.first_at is None:
+            seq.first_at = time.perf_counter()
+        seq.job.emit(EngineDelta(text))
+
+    def _finish(self, seq: _Seq, reason: str) -> bool:
+        # Flush text held back as a possible stop-string start (cut at any stop that did occur).
+        text = self.tokenizer.decode(seq.ids, skip_special_tokens=False)
+        for s in list(DEFAULT_STOPS) + list(seq.job.request.sampling.stop or []):
+            cut = text.find(s, max(0, seq.sent - len(s))) if s else -1
+            if cut >= 0:
+                text = text[:max(cut, seq.sent)]
+        self._send(seq, text[seq.sent:].rstrip("\ufffd"))
+        now = time.perf_counter()
+        job = seq.job
+        full = job.prompt_ids + seq.ids
+        self._remember(full[: seq.cache.get_seq_length()], seq.cache)
+        job.emit(EngineFinal(
+            finish_reason=reason,  # type: ignore[arg-type]
+            prompt_tokens=len(job.prompt_ids),
+            completion_tokens=len(seq.ids),
+            cached_tokens=seq.cached_tokens,
+            time_to_first_token_s=(seq.first_at or now) - job.started,
+            total_s=now - job.started,
+        ))
+        return True
