@@ -105,7 +105,9 @@ def realize(rng: random.Random, text: str, values: Mapping[str, object], style: 
         if style in ("casual", "terse", "misspelt"):
             lit = lit.lower()
         if style == "terse":
-            lit = re.sub(r"\b(please|pls|plz|could you|can you|would you|kindly)\b ?", "", lit)
+            lit = re.sub(r"\b(please|pls|plz|kindly)\b ?", "", lit)
+            if i == 0:
+                lit = re.sub(r"^\s*(could you|can you|would you) ", "", lit)
         if style == "misspelt":
             lit = _noisy_literal(rng, lit, 0.18)
         out.append(lit)
