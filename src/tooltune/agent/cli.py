@@ -80,11 +80,14 @@ def chat(
     except (APIConnectionError, APIError, RuntimeError) as exc:
         _fail(f"cannot reach the model server at {base_url}: {exc}")
 
+    # One event loop for the whole chat: the OpenAI client's connections belong to it.
+    loop = asyncio.new_event_loop()
+
     def one(history: list[Any], text: str) -> list[Any]:
         from agents.exceptions import AgentsException
 
         try:
-            result = asyncio.run(run_turn(agent, history, text, on_event=_printer, max_turns=max_turns))
+            result = loop.run_until_complete(run_turn(agent, history, text, on_event=_printer, max_turns=max_turns))
         except (APIConnectionError, APIError) as exc:
             typer.echo(f"error: model server: {exc}", err=True)
             return history
@@ -94,22 +97,24 @@ def chat(
         typer.echo(result.final_output)
         return result.history
 
-    if message is not None:
-        before = one([], message)
-        if not before:
-            raise typer.Exit(code=1)
-        return
-    typer.echo("Task agent; an empty line or Ctrl-D quits.", err=True)
-    history: list[Any] = []
-    while True:
-        try:
-            text = input("you> ").strip()
-        except (EOFError, KeyboardInterrupt):
-            typer.echo("", err=True)
-            break
-        if not text:
-            break
-        history = one(history, text)
+    try:
+        if message is not None:
+            if not one([], message):  # the run failed; the error is printed
+                raise typer.Exit(code=1)
+            return
+        typer.echo("Task agent; an empty line or Ctrl-D quits.", err=True)
+        history: list[Any] = []
+        while True:
+            try:
+                text = input("you> ").strip()
+            except (EOFError, KeyboardInterrupt):
+                typer.echo("", err=True)
+                break
+            if not text:
+                break
+            history = one(history, text)
+    finally:
+        loop.close()
 
 
 @app.command()

@@ -255,11 +255,19 @@ def _tool_calls(items: list[Any]) -> list[str]:
     return out
 
 
-async def _converse(agent: Any, messages: list[str], max_turns: int) -> tuple[list[str], str, str | None]:
+async def _converse(make_agent: Callable[[Any], Any], base_url: str, api_key: str, messages: list[str],
+                    max_turns: int) -> tuple[list[str], str, str | None]:
     from agents import Runner
+    from openai import AsyncOpenAI
 
     from .model import run_config
 
+    async with AsyncOpenAI(base_url=base_url, api_key=api_key) as client:  # closed inside its own loop
+        return await _turns(Runner, run_config(), make_agent(client), messages, max_turns)
+
+
+async def _turns(Runner: Any, config: Any, agent: Any, messages: list[str], max_turns: int
+                 ) -> tuple[list[str], str, str | None]:
     history: list[Any] = []
     trace: list[str] = []
     final = ""
@@ -267,7 +275,7 @@ async def _converse(agent: Any, messages: list[str], max_turns: int) -> tuple[li
         trace.append(f"user: {message}")
         try:
             result = await Runner.run(agent, [*history, {"role": "user", "content": message}],
-                                      max_turns=max_turns, run_config=run_config())
+                                      max_turns=max_turns, run_config=config)
         except Exception as exc:  # the run failed: record why, the scenario fails
             return trace, final, f"{type(exc).__name__}: {exc}"
         trace += _tool_calls(result.new_items)
@@ -292,9 +300,12 @@ def run_scenario(scenario: Scenario, base_url: str, model: str, *, taskapi_url: 
             before = api.tasks()
             values = {f"t{i}": tid for i, tid in enumerate(ids)} | {"missing": max(ids, default=0) + 40}
             messages = [m.format(**values) for m in scenario.messages]
-            agent = build_agent(TaskTools(api.url, api_key=taskapi_key), base_url=base_url, model=model,
-                                today=today, api_key=api_key)
-            trace, final, error = asyncio.run(_converse(agent, messages, max_turns))
+            tools = TaskTools(api.url, api_key=taskapi_key)
+
+            def make_agent(client: Any) -> Any:
+                return build_agent(tools, base_url=base_url, model=model, today=today, client=client)
+
+            trace, final, error = asyncio.run(_converse(make_agent, base_url, api_key, messages, max_turns))
             state = State(api.tasks(), ids)
         finally:
             api.close()

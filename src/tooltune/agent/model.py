@@ -50,14 +50,16 @@ def default_model_name(base_url: str, api_key: str = "unused") -> str:
 
 
 def build_agent(tools: TaskTools, base_url: str = DEFAULT_BASE_URL, model: str | None = None,
-                today: dt.date | None = None, api_key: str = "unused", model_settings: Any = None) -> Any:
-    """An ``agents.Agent`` whose model is ``OpenAIChatCompletionsModel`` on ``base_url``."""
+                today: dt.date | None = None, api_key: str = "unused", model_settings: Any = None,
+                client: Any = None) -> Any:
+    """An ``agents.Agent`` whose model is ``OpenAIChatCompletionsModel`` on ``base_url``
+    (or on ``client``, an ``AsyncOpenAI`` the caller owns and closes)."""
     from agents import Agent, ModelSettings, OpenAIChatCompletionsModel, set_tracing_disabled
     from openai import AsyncOpenAI
 
     set_tracing_disabled(True)
     name = model or default_model_name(base_url, api_key)
-    client = AsyncOpenAI(base_url=base_url, api_key=api_key)
+    client = client or AsyncOpenAI(base_url=base_url, api_key=api_key)
     return Agent(
         name="tasks",
         instructions=instructions_for(today or dt.date.today()),

@@ -30,6 +30,8 @@ class Base(DeclarativeBase):
 
 class Task(Base):
     __tablename__ = "tasks"
+    # SQLite AUTOINCREMENT: ids of deleted tasks are never handed out again.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     title: Mapped[str] = mapped_column(String(200))
