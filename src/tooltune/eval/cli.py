@@ -1,0 +1,52 @@
+"""``tooltune eval``: compare models side by side on eval data and/or benchmark suites."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+app = typer.Typer(help="Evaluate models (in-process or via an OpenAI-compatible URL) and write a report.")
+
+
+def _fail(msg: str) -> None:
+    typer.echo(f"error: {msg}", err=True)
+    raise typer.Exit(code=2)
+
+
+@app.callback(invoke_without_command=True)
+def eval_command(
+    model: List[str] = typer.Option(..., "--model", "-m", help="Run directory or embedded model name (repeat to compare); with --base-url, the served model name."),
+    data: Optional[Path] = typer.Option(None, "--data", help="Eval JSONL (one Conversation per line, meta.kind = category)."),
+    out: Path = typer.Option(Path("eval-report"), "--out", help="Directory for report.json, report.md, report.html."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="Evaluate an OpenAI-compatible server (e.g. http://localhost:8000/v1)."),
+    api_key: Optional[str] = typer.Option(None, "--api-key", help="API key for --base-url (default: $OPENAI_API_KEY or a dummy)."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="At most N conversations (data) / entries (each suite)."),
+    suite: List[str] = typer.Option([], "--suite", help="bfcl:simple|multiple|parallel|parallel_multiple|irrelevance, or taskapi-e2e (repeatable)."),
+    no_constrain: bool = typer.Option(False, "--no-constrain", help="Disable grammar-constrained decoding (in-process)."),
+    max_tokens: int = typer.Option(512, "--max-tokens", min=1, help="Completion token limit per turn."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+) -> None:
+    """Evaluate one or more models and write report.json / report.md / report.html."""
+    from .api import EvalError, run_eval
+    from .cases import CasesError
+    from .report import write_report
+
+    if data is not None and not data.is_file():
+        _fail(f"eval data not found: {data}")
+    try:
+        report = run_eval(model, data=data, suites=suite, base_url=base_url, limit=limit,
+                          constrained=not no_constrain, max_tokens=max_tokens, progress=progress, api_key=api_key)
+    except (EvalError, CasesError) as e:
+        _fail(str(e))
+        return
+    paths = write_report(report, out)
+    for m in report["models"]:
+        for s, res in m["results"].items():
+            summ = res["summary"]
+            acc = summ["accuracy"]
+            lat = summ.get("latency_p50_s")
+            typer.echo(f"{m['name']:<24} {s:<24} accuracy {100 * acc:5.1f}%  (n={summ['n']})"
+                       + (f"  p50 {1000 * lat:.0f} ms" if lat is not None else "") if acc is not None else f"{m['name']} {s}: no cases")
+    typer.echo(f"report: {paths['html']}")
