@@ -26,6 +26,10 @@ from tooltune.export.cli import export as _export_cmd  # noqa: E402
 
 app.command("export")(_export_cmd)
 
+from tooltune.serve.cli import serve as _serve_cmd  # noqa: E402
+
+app.command("serve")(_serve_cmd)
+
 from tooltune.agent.cli import app as _agent_app  # noqa: E402
 
 app.add_typer(_agent_app, name="agent", help="The task agent (Agents SDK) on a tooltune server; `agent e2e` runs the scenarios.")

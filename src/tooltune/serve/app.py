@@ -71,7 +71,8 @@ def validation_error(errors: list[dict[str, Any]]) -> APIError:
 
 
 def create_app(engines: Mapping[str, Engine], api_key: str | None = None, request_timeout_s: float = 120,
-               constrained: bool = True, max_retries: int = 2, max_queue: int = 64) -> FastAPI:
+               constrained: bool = True, max_retries: int = 2, max_queue: int = 64,
+               max_concurrent: int | None = None) -> FastAPI:
     """An OpenAI-compatible app serving ``engines`` by name (the request's ``model`` picks one).
 
     ``api_key``: when set, ``/v1/*`` requires ``Authorization: Bearer <api_key>``.
@@ -79,10 +80,13 @@ def create_app(engines: Mapping[str, Engine], api_key: str | None = None, reques
     ``constrained``: ask engines for grammar-constrained decoding.
     ``max_retries``: extra generations for a turn whose tool call failed validation.
     ``max_queue``: requests waiting per model beyond which new ones get 429.
+    ``max_concurrent``: requests per model generating at once (default: the engine's
+    ``max_concurrency`` attribute, else 4); the others wait in an asyncio queue.
     """
     if not engines:
         raise ValueError("create_app needs at least one engine")
-    services = {name: ChatService(engine, name, constrained=constrained, max_retries=max_retries, max_queue=max_queue)
+    services = {name: ChatService(engine, name, constrained=constrained, max_retries=max_retries,
+                                  max_queue=max_queue, max_concurrent=max_concurrent)
                 for name, engine in engines.items()}
     app = FastAPI(title="tooltune", version="1", docs_url=None, redoc_url=None)
     app.state.services = services

@@ -63,6 +63,9 @@ from .protocol import (
 
 log = logging.getLogger("tooltune.serve")
 
+DEFAULT_CONCURRENCY = 4
+"""Requests per engine generating at once unless the engine or the caller says otherwise."""
+
 RETRY_TEMPERATURE = 0.7
 """Temperature for retries of a greedy request (a greedy retry would repeat the same output)."""
 
@@ -243,14 +246,15 @@ class ChatService:
     """Turns chat requests into validated output for one engine at a time per ``slots``."""
 
     def __init__(self, engine: Engine, name: str, constrained: bool = True, max_retries: int = 2,
-                 max_queue: int = 64) -> None:
+                 max_queue: int = 64, max_concurrent: int | None = None) -> None:
         self.engine = engine
         self.name = name
         self.constrained = constrained
         self.max_retries = max_retries
         self.max_queue = max_queue
-        # Engines that batch internally say how many requests they take at once.
-        self.slots = max(1, int(getattr(engine, "max_concurrency", 1)))
+        # How many requests reach the engine at once (it batches them); the rest wait here.
+        # An engine may say what suits it (``max_concurrency``); the server can override.
+        self.slots = max(1, int(max_concurrent or getattr(engine, "max_concurrency", DEFAULT_CONCURRENCY)))
         self._sem: asyncio.Semaphore | None = None
         self._waiting = 0
 
@@ -328,6 +332,8 @@ class ChatService:
                             elif isinstance(item, EngineFinal):
                                 final = item
                 except EngineError as e:
+                    if sent_content or sent_calls:  # it failed mid-answer: not the request's fault
+                        raise APIError(500, f"generation failed: {e}", type="server_error") from e
                     raise engine_error(e) from e
                 if final is not None:
                     completion_tokens += final.completion_tokens

@@ -1,0 +1,99 @@
+"""``tooltune serve``: load one or more models and serve them behind the OpenAI API."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from tooltune.core.models import EMBEDDED
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code=2)
+
+
+def default_name(spec: str) -> str:
+    """The name a model is served under when ``--model`` gives none: the embedded name, a
+    directory's basename (the run directory's for ``RUN_DIR/model``), or the HF id."""
+    if spec in EMBEDDED:
+        return spec
+    path = Path(spec)
+    if path.is_dir():
+        path = path.resolve()
+        if path.name == "model" and path.parent.name:
+            return path.parent.name
+        return path.name
+    return spec
+
+
+def parse_model_args(values: List[str]) -> list[tuple[str, str]]:
+    """``--model`` values -> (name, spec) pairs; ``NAME=SPEC`` names one explicitly."""
+    out: list[tuple[str, str]] = []
+    for value in values:
+        name, sep, spec = value.partition("=")
+        if sep and name and spec and not Path(value).exists():
+            if not all(c.isalnum() or c in "._-/:" for c in name):
+                raise ValueError(f"--model {value!r}: invalid model name {name!r}")
+        else:
+            name, spec = default_name(value), value
+        if not spec:
+            raise ValueError(f"--model {value!r}: no model given after '='")
+        if name in {n for n, _ in out}:
+            raise ValueError(f"two models would be served as {name!r}; name them with --model NAME=SPEC")
+        out.append((name, spec))
+    return out
+
+
+def serve(
+    model: List[str] = typer.Option(..., "--model", "-m", help=(
+        "Model to serve: run dir, merged model dir, Hugging Face id/path, or embedded name "
+        f"({', '.join(EMBEDDED)}). Repeat to serve several; NAME=SPEC sets the served name.")),
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    api_key: Optional[str] = typer.Option(None, "--api-key", envvar="TOOLTUNE_API_KEY",
+                                          help="Require 'Authorization: Bearer KEY' on /v1/*."),
+    no_constrain: bool = typer.Option(False, "--no-constrain",
+                                      help="Turn grammar-constrained decoding off (calls are still validated)."),
+    quantize: str = typer.Option("none", help="Weights: int8 (dynamic int8 Linear layers), bf16 or none."),
+    timeout: float = typer.Option(120.0, help="Seconds a request may take, queueing included."),
+    max_concurrent: Optional[int] = typer.Option(None, help="Requests per model generating at once (default 4)."),
+) -> None:
+    """Serve models behind an OpenAI-compatible API (POST /v1/chat/completions, GET /v1/models)."""
+    if quantize not in ("int8", "bf16", "none"):
+        raise _fail(f"--quantize must be int8, bf16 or none, not {quantize!r}")
+    if timeout <= 0:
+        raise _fail("--timeout must be positive")
+    try:
+        models = parse_model_args(model)
+    except ValueError as e:
+        raise _fail(str(e)) from None
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    import uvicorn
+
+    from tooltune.core.models import ModelNotFound
+    from tooltune.engine import load_engine
+
+    from .app import create_app
+
+    engines = {}
+    for name, spec in models:
+        typer.echo(f"loading {name} ({spec}) ...", err=True)
+        try:
+            engines[name] = load_engine(spec, constrained=not no_constrain,
+                                        quantize=None if quantize == "none" else quantize, name=name)
+        except ModelNotFound as e:
+            raise _fail(str(e)) from None
+        except (OSError, ValueError) as e:
+            raise _fail(f"cannot load {spec!r}: {e}") from None
+    app = create_app(engines, api_key=api_key, request_timeout_s=timeout, constrained=not no_constrain,
+                     max_concurrent=max_concurrent)
+    typer.echo(f"serving {', '.join(engines)} at http://{host}:{port}/v1", err=True)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="info")
+    except OSError as e:  # e.g. the port is taken
+        raise _fail(f"cannot listen on {host}:{port}: {e}") from None
