@@ -77,11 +77,10 @@ def validate(file: Path = typer.Argument(..., help="A dataset JSONL file.")) -> 
         fail(f"file not found: {file}")
     report = check_file(file)
     for line_no, reason in report.bad[:200]:
-        console.print(f"line {line_no}: {reason}", markup=False, highlight=False)
+        typer.echo(f"line {line_no}: {reason}")
     if len(report.bad) > 200:
-        console.print(f"... and {len(report.bad) - 200} more bad lines", markup=False)
-    console.print(f"{file}: {report.total} lines, {report.total - len(report.bad)} ok, {len(report.bad)} bad",
-                  markup=False)
+        typer.echo(f"... and {len(report.bad) - 200} more bad lines")
+    typer.echo(f"{file}: {report.total} lines, {report.total - len(report.bad)} ok, {len(report.bad)} bad")
     if report.bad:
         raise typer.Exit(code=1)
 
@@ -124,10 +123,10 @@ def import_(
     except ValueError as e:
         fail(str(e))
     for where, reason in report.skipped[:200]:
-        console.print(f"skipped {where}: {reason}", markup=False, highlight=False)
+        typer.echo(f"skipped {where}: {reason}")
     if len(report.skipped) > 200:
-        console.print(f"... and {len(report.skipped) - 200} more skipped", markup=False)
-    console.print(f"imported {report.written} of {report.total} records from {input_path} -> {output} "
-                  f"({len(report.skipped)} skipped)", markup=False)
+        typer.echo(f"... and {len(report.skipped) - 200} more skipped")
+    typer.echo(f"imported {report.written} of {report.total} records from {input_path} -> {output} "
+               f"({len(report.skipped)} skipped)")
     if report.written == 0:
         raise typer.Exit(code=1)
