@@ -27,18 +27,18 @@ def start_server(gguf_path):
 
 
 @pytest.fixture(scope="module", params=["f16", "q8_0"])
-def served(request, tiny_run_dir, tmp_path_factory):
-    path = export_gguf(tiny_run_dir, tmp_path_factory.mktemp("llcpp") / request.param, quant=request.param)
+def served(request, any_run_dir, tmp_path_factory):
+    path = export_gguf(any_run_dir, tmp_path_factory.mktemp("llcpp") / request.param, quant=request.param)
     server = start_server(path)
-    yield request.param, server
+    yield request.param, any_run_dir, server
     del server
 
 
-def test_llama_cpp_renders_tokenizes_and_scores_like_the_source(served, tiny_run_dir, tool_prompt):
-    quant, server = served
+def test_llama_cpp_renders_tokenizes_and_scores_like_the_source(served, tool_prompt):
+    quant, run_dir, server = served
     messages, tools = tool_prompt
     want_text = render_prompt(messages, tools)
-    src, tok, _ = load_model(tiny_run_dir)
+    src, tok, _ = load_model(run_dir)
     ids = tok(want_text, add_special_tokens=False).input_ids
 
     base = server.listening_address
@@ -55,6 +55,8 @@ def test_llama_cpp_renders_tokenizes_and_scores_like_the_source(served, tiny_run
     top = out["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
     with torch.no_grad():
         ref = torch.log_softmax(src(torch.tensor([ids])).logits[0, -1], dim=-1)
-    assert top[0]["id"] == int(ref.argmax())
     diffs = [abs(t["logprob"] - ref[t["id"]].item()) for t in top]
     assert max(diffs) < TOLERANCE[quant], diffs
+    top2 = ref.topk(2).values
+    if top2[0] - top2[1] > 2 * TOLERANCE[quant]:  # near-ties of a random tiny model may swap
+        assert top[0]["id"] == int(ref.argmax())
