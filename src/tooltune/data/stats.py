@@ -42,12 +42,16 @@ def load_length_fn(tokenizer: str, warn: Callable[[str], None]) -> tuple[Callabl
     if tokenizer.lower() in ("none", "chars", ""):
         return len, "characters"
     try:
-        from tooltune.core.models import resolve
-
         from transformers import AutoTokenizer
 
-        resolved = resolve(tokenizer)
-        tok = AutoTokenizer.from_pretrained(resolved.tokenizer or resolved.weights)
+        from tooltune.core.models import resolve
+
+        if Path(tokenizer).is_dir() and (Path(tokenizer) / "tokenizer_config.json").exists():
+            source = tokenizer  # a bare tokenizer directory (no weights)
+        else:
+            resolved = resolve(tokenizer)
+            source = resolved.tokenizer or resolved.weights
+        tok = AutoTokenizer.from_pretrained(source)
     except Exception as e:  # any failure to load only costs the token counts
         warn(f"tokenizer {tokenizer!r} unavailable ({type(e).__name__}: {str(e).splitlines()[0][:160]}); "
              "reporting lengths in characters")
