@@ -30,14 +30,19 @@ from .base import EngineError, GenerationRequest
 _SEPARATORS = (",", ":")
 
 
-def _json_ebnf(schema: dict[str, Any]) -> str:
+def _json_ebnf(schema: dict[str, Any], strict: bool = True) -> str:
     """EBNF for compact JSON matching ``schema`` (strict: undeclared keys are refused)."""
     import xgrammar as xgr
 
     grammar = xgr.Grammar.from_json_schema(
-        json.dumps(schema), any_whitespace=False, separators=_SEPARATORS, strict_mode=True
+        json.dumps(schema), any_whitespace=False, separators=_SEPARATORS, strict_mode=strict
     )
-    return str(grammar)
+    # xgrammar keeps ", " between the items of schema-less (any) arrays and objects even when
+    # asked for compact separators; compact JSON everywhere saves the model steps.
+    # xgrammar 0.2.8's rule for strings with min/maxLength lets raw control characters through,
+    # which is invalid JSON: exclude them as its plain string rule does.
+    return str(grammar).replace('(", " basic_', '("," basic_').replace(
+        r'[^\"\\\r\n]', r'[^\0-\x1f\"\\\r\n]')
 
 
 def _call_tag(tool: Tool) -> Any:
@@ -51,21 +56,21 @@ def _call_tag(tool: Tool) -> Any:
     return TagFormat(begin=begin, content=GrammarFormat(grammar=ebnf), end="}" + TOOL_CALL_CLOSE)
 
 
-def _response_schema(response_format: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The JSON Schema the content must match, or None when the content is free text."""
+def _response_schema(response_format: dict[str, Any] | None) -> tuple[dict[str, Any], bool] | None:
+    """(JSON Schema the content must match, strict), or None when the content is free text."""
     if not response_format:
         return None
     kind = response_format.get("type")
     if kind in (None, "text"):
         return None
     if kind == "json_object":
-        return {"type": "object"}
+        return {"type": "object"}, False
     if kind == "json_schema":
         spec = response_format.get("json_schema") or {}
         schema = spec.get("schema") if isinstance(spec, dict) else None
         if not isinstance(schema, dict):
             raise EngineError("response_format json_schema needs a 'json_schema.schema' object")
-        return schema
+        return schema, spec.get("strict") is not False
     raise EngineError(f"unsupported response_format type {kind!r} (use text, json_object or json_schema)")
 
 
@@ -94,11 +99,11 @@ def structural_tag(request: GenerationRequest) -> Any | None:
     )
 
     forced = forced_tool(request)
-    schema = _response_schema(request.response_format)
+    response = _response_schema(request.response_format)
     content = None
-    if schema is not None:
+    if response is not None:
         try:
-            content = GrammarFormat(grammar=_json_ebnf(schema))
+            content = GrammarFormat(grammar=_json_ebnf(*response))
         except Exception as e:
             raise EngineError(f"cannot build a constraint for response_format: {e}") from None
     text = AnyTextFormat(excludes=[TOOL_CALL_OPEN, IM_START, IM_END])
@@ -109,9 +114,8 @@ def structural_tag(request: GenerationRequest) -> Any | None:
     if not tools or choice == "none":
         if content is not None:
             return StructuralTag(format=content)
-        if tools or choice == "none":
-            return StructuralTag(format=text) if request.tools else None
-        return None
+        # "none" with tools declared: free text that can never complete "<tool_call>".
+        return StructuralTag(format=text) if tools else None
     single = forced is not None or not request.parallel_tool_calls
     calls = TagsWithSeparatorFormat(
         tags=[_call_tag(t) for t in tools], separator=CALL_SEPARATOR, at_least_one=True, stop_after_first=single

@@ -1,0 +1,91 @@
+"""Fixtures for engine tests: tiny models, a strict test tool set, and an "oracle" model.
+
+The oracle model reads its whole token sequence back out of the KV cache (it stores token ids
+as its keys), so any mistake in prefix reuse, rollback or jump-forward changes what it sees and
+therefore what it writes. It always favours the next token of one target text.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from tooltune.core.format.tokens import IM_END
+from tooltune.core.tools import parse_tools
+
+STRICT_TOOLS = [
+    {"type": "function", "function": {
+        "name": "set_alarm", "description": "Set an alarm.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "hour": {"type": "integer", "minimum": 0, "maximum": 23},
+                "label": {"type": "string", "maxLength": 6},
+                "repeat": {"type": "string", "enum": ["never", "daily", "weekdays"]},
+                "loud": {"type": "boolean"},
+            },
+            "required": ["hour", "repeat"],
+            "additionalProperties": False,
+        }}},
+    {"type": "function", "function": {
+        "name": "set_mode", "description": "Switch the mode.",
+        "parameters": {
+            "type": "object",
+            "properties": {"mode": {"type": "string", "enum": ["dark", "light"]}},
+            "required": ["mode"],
+            "additionalProperties": False,
+        }}},
+]
+"""Schemas a random model must still obey: bounded ints and strings, enums, required keys."""
+
+
+@pytest.fixture(scope="session")
+def strict_tools():
+    return parse_tools(STRICT_TOOLS)
+
+
+@pytest.fixture(scope="session")
+def tiny_engine_factory(tiny_model_dir):
+    """Build TransformersEngines over the tiny random Llama (fp32), with options."""
+    from tooltune.engine import load_engine
+
+    def make(**kw):
+        return load_engine(str(tiny_model_dir), **kw)
+
+    return make
+
+
+class OracleModel:
+    """A stand-in causal LM whose next token continues ``target`` (canonically tokenized) after
+    the last assistant header, and ends the turn otherwise."""
+
+    def __init__(self, tokenizer, target: str) -> None:
+        import torch
+
+        self.tok = tokenizer
+        self.target = target
+        self.vocab = len(tokenizer)
+        self.end = tokenizer.convert_tokens_to_ids(IM_END)
+        self.config = SimpleNamespace(max_position_embeddings=4096, vocab_size=self.vocab)
+        self._emb = torch.nn.Embedding(self.vocab, 1)
+        self.calls: list[int] = []
+
+    def get_input_embeddings(self):
+        return self._emb
+
+    def __call__(self, input_ids, past_key_values, use_cache=True, logits_to_keep=1):
+        import torch
+
+        self.calls.append(input_ids.shape[1])
+        x = input_ids.to(torch.float32).view(1, 1, -1, 1)
+        keys, _ = past_key_values.update(x, x, 0)
+        seq = keys.view(-1).long().tolist()
+        done = self.tok.decode(seq, skip_special_tokens=False).rsplit("<|im_start|>assistant\n", 1)[-1]
+        logits = torch.zeros(1, 1, self.vocab)
+        if self.target.startswith(done) and len(done) < len(self.target):
+            nxt = self.tok.encode(self.target[len(done):], add_special_tokens=False)[0]
+        else:
+            nxt = self.end
+        logits[0, 0, nxt] = 10.0
+        return SimpleNamespace(logits=logits)

@@ -1,0 +1,174 @@
+"""TransformersEngine on tiny models: modes, schemas under random weights, caches, jump-forward,
+limits and concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from tooltune.core.format import parse_output
+from tooltune.core.format.tokens import IM_END, TOOL_CALL_OPEN
+from tooltune.core.tools import load_tools
+from tooltune.core.types import Message
+from tooltune.core.validate import call_errors, schema_errors
+from tooltune.engine import ContextTooLong, EngineDelta, EngineError, EngineFinal, GenerationRequest, SamplingParams
+from tooltune.engine.hf_engine import TransformersEngine
+
+from .conftest import OracleModel
+
+MSGS = [Message(role="system", content="Today is 2026-03-05."), Message(role="user", content="wake me at 7 daily")]
+
+
+def req(tools, **kw):
+    sampling = SamplingParams(**{k: kw.pop(k) for k in list(kw) if k in SamplingParams.__dataclass_fields__})
+    return GenerationRequest(messages=kw.pop("messages", MSGS), tools=tools, sampling=sampling, **kw)
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_engine_factory):
+    return tiny_engine_factory()
+
+
+def run(engine, request):
+    return engine.generate_text(request)
+
+
+def test_required_named_and_single_modes_give_valid_calls_from_a_random_model(engine, strict_tools):
+    for seed in range(4):
+        for choice, parallel in [("required", True), ("required", False), ("set_alarm", True), ("auto", False)]:
+            text, final = run(engine, req(strict_tools, tool_choice=choice, parallel_tool_calls=parallel,
+                                          temperature=1.0, seed=seed, max_tokens=120))
+            parsed = parse_output(text)
+            assert not parsed.malformed, text
+            assert IM_END not in text
+            if choice != "auto":
+                assert final.finish_reason == "stop", text
+                assert parsed.tool_calls and not parsed.content, text
+            if choice == "set_alarm" or not parallel:
+                assert len(parsed.tool_calls) <= 1, text
+            if choice == "set_alarm":
+                assert parsed.tool_calls[0].name == "set_alarm"
+            for call in parsed.tool_calls:
+                assert call_errors(call, strict_tools) == [], text
+
+
+def test_none_mode_never_calls(engine, strict_tools):
+    for seed in range(3):
+        text, _ = run(engine, req(strict_tools, tool_choice="none", temperature=1.0, seed=seed, max_tokens=30))
+        assert TOOL_CALL_OPEN not in text and not parse_output(text).tool_calls
+
+
+def test_response_format_json_schema(engine):
+    schema = {"type": "object", "properties": {"ok": {"type": "boolean"}, "n": {"type": "integer", "minimum": 1,
+              "maximum": 9}}, "required": ["ok", "n"], "additionalProperties": False}
+    for seed in range(3):
+        text, final = run(engine, req([], response_format={"type": "json_schema", "json_schema": {"name": "r", "schema": schema}},
+                                      temperature=1.0, seed=seed, max_tokens=50))
+        assert final.finish_reason == "stop"
+        assert schema_errors(schema, json.loads(text)) == []
+
+
+def test_unconstrained_request_is_not_masked(tiny_engine_factory, strict_tools):
+    eng = tiny_engine_factory(constrained=False)
+    text, final = run(eng, req(strict_tools, tool_choice="required", max_tokens=8))
+    assert final.finish_reason == "length" and final.completion_tokens == 8
+    assert not text.startswith(TOOL_CALL_OPEN)
+
+
+def test_seed_reproducible_and_usage_reported(engine, strict_tools):
+    a = run(engine, req(strict_tools, tool_choice="required", temperature=1.0, seed=7, max_tokens=100))
+    b = run(engine, req(strict_tools, tool_choice="required", temperature=1.0, seed=7, max_tokens=100))
+    assert a[0] == b[0]
+    final = a[1]
+    assert final.prompt_tokens > 50 and final.completion_tokens > 5
+    assert 0 < final.time_to_first_token_s <= final.total_s
+
+
+def test_max_tokens_and_stop_strings(engine, strict_tools):
+    text, final = run(engine, req(strict_tools, tool_choice="none", max_tokens=5))
+    assert final.finish_reason == "length" and final.completion_tokens == 5
+    text, final = run(engine, req(strict_tools, tool_choice="set_alarm", stop=['"arguments"'], max_tokens=100))
+    assert final.finish_reason == "stop"
+    assert text == '<tool_call>{"name":"set_alarm",'
+
+
+def test_context_too_long_and_unknown_tool_raise_before_generating(tiny_engine_factory, strict_tools):
+    eng = tiny_engine_factory(max_context=200)
+    with pytest.raises(ContextTooLong):
+        run(eng, req(strict_tools, max_tokens=10, messages=MSGS + [Message(role="user", content="x " * 200)]))
+    with pytest.raises(ContextTooLong):
+        run(eng, req(strict_tools, max_tokens=190))
+    with pytest.raises(EngineError, match="unknown tool"):
+        run(eng, req(strict_tools, tool_choice="send_email"))
+
+
+def test_prefix_cache_gives_identical_output(tiny_engine_factory, strict_tools):
+    cached, plain = tiny_engine_factory(), tiny_engine_factory(prefix_cache_entries=0)
+    turns = [[Message(role="user", content=f"alarm number {i} please")] for i in range(3)]
+    for i, msgs in enumerate(turns):
+        for choice in ("required", "none"):
+            r = req(strict_tools, messages=msgs, tool_choice=choice, temperature=0.7, seed=i, max_tokens=30)
+            a, fa = run(cached, r)
+            b, fb = run(plain, r)
+            assert a == b
+            assert fb.cached_tokens == 0
+            if i > 0:
+                assert fa.cached_tokens > 100  # the tools block is shared
+
+
+@pytest.mark.parametrize("choice", ["auto", "required", "create_task"])
+def test_jump_forward_matches_token_by_token(tiny_tokenizer, choice):
+    """With a model that always continues one target text, jump-forward changes how many
+    forward passes it takes, not what it writes; and the prefix cache agrees too."""
+    target = ('<tool_call>{"name":"create_task","arguments":{"title":"buy milk","priority":"high"}}</tool_call>'
+              '\n<tool_call>{"name":"list_tasks","arguments":{"status":"open"}}</tool_call>')
+    tools = load_tools("taskapi")
+    r = req(tools, tool_choice=choice, max_tokens=120)
+    out = {}
+    for jump in (False, True):
+        model = OracleModel(tiny_tokenizer, target)
+        eng = TransformersEngine(model, tiny_tokenizer, name="oracle", jump_forward=jump)
+        out[jump] = [run(eng, r)[0], run(eng, r)[0]], len(model.calls)
+    (texts_plain, steps_plain), (texts_jump, steps_jump) = out[False], out[True]
+    expect = target.split("\n")[0] if choice == "create_task" else target
+    assert texts_plain == texts_jump == [expect, expect]
+    assert steps_jump < steps_plain
+
+
+def test_concurrent_requests_get_their_own_results(engine, strict_tools):
+    requests = [req(strict_tools, tool_choice=c, temperature=1.0, seed=s, max_tokens=60)
+                for s in range(3) for c in ("set_alarm", "set_mode", "none")]
+    alone = [run(engine, r) for r in requests]
+
+    async def one(r):
+        parts, final = [], None
+        async for item in engine.generate(r):
+            if isinstance(item, EngineDelta):
+                parts.append(item.text)
+            else:
+                assert isinstance(item, EngineFinal)
+                final = item
+        return "".join(parts), final
+
+    async def all_at_once():
+        return await asyncio.gather(*(one(r) for r in requests))
+
+    together = asyncio.run(all_at_once())
+    assert [t for t, _ in together] == [t for t, _ in alone]
+    assert [f.completion_tokens for _, f in together] == [f.completion_tokens for _, f in alone]
+
+
+def test_abandoned_stream_does_not_block_the_engine(engine, strict_tools):
+    async def go():
+        agen = engine.generate(req(strict_tools, tool_choice="none", max_tokens=200))
+        await agen.__anext__()
+        await agen.aclose()
+        text = ""
+        async for item in engine.generate(req(strict_tools, tool_choice="set_mode", max_tokens=50)):
+            if isinstance(item, EngineDelta):
+                text += item.text
+        return text
+
+    assert asyncio.run(go()).startswith('<tool_call>{"name":"set_mode"')
