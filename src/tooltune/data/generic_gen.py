@@ -117,7 +117,8 @@ class GenericGenerator:
 
     def _say_args(self, st: dict[str, Any], said: list[tuple[str, str]]) -> str:
         rng: random.Random = st["rng"]
-        parts = [realize(rng, self._tpl(st, "g.arg").text, {"name": words_for(n), "value": v}, "casual")
+        parts = [realize(rng, self._tpl(st, "g.arg").text, {"name": words_for(n), "value": v}, st["style"],
+                         fragment=True)
                  for n, v in said]
         rng.shuffle(parts)
         if len(parts) > 2 and rng.random() < 0.5:
@@ -209,7 +210,8 @@ class GenericGenerator:
             self._say(st, rng.choice(_THANKS))
             return
         new_args[changed] = value
-        changes = realize(rng, self._tpl(st, "g.arg").text, {"name": words_for(changed), "value": phrase}, "casual")
+        changes = realize(rng, self._tpl(st, "g.arg").text, {"name": words_for(changed), "value": phrase},
+                          st["style"], fragment=True)
         self._user(st, realize(rng, self._tpl(st, "g.again").text, {"changes": changes}, st["style"]))
         self._call_and_result(st, [(tool, new_args)])
         self._say(st, self._done(tool, new_args))

@@ -49,6 +49,10 @@ def ordered(args: dict[str, Any]) -> dict[str, Any]:
     return {k: args[k] for k in _ARG_ORDER if k in args}
 
 
+def rng_sep(rng: random.Random) -> str:
+    return rng.choice([" ", ", ", " - "])
+
+
 def _quoted(rng: random.Random, title: str) -> str:
     r = rng.random()
     if r < 0.5:
@@ -78,11 +82,17 @@ class Ctx:
         return t
 
     def text(self, t: Template, values: dict[str, Any]) -> str:
-        return realize(self.rng, t.text, values, self.style)
+        """A whole user message; the first one sometimes opens with a greeting, any may end with a tag."""
+        s = realize(self.rng, t.text, values, self.style)
+        if not any(m.role == "user" for m in self.messages) and self.rng.random() < 0.12:
+            s = self.tpl("wrap.prefix").text + " " + s
+        if self.rng.random() < 0.08 and not s.endswith("?"):
+            s = s.rstrip(".!") + rng_sep(self.rng) + self.tpl("wrap.suffix").text
+        return s
 
     def literal(self, t: Template, values: dict[str, Any]) -> str:
         """A template filled without surface noise (sub-phrases get noise from their parent)."""
-        return realize(self.rng, t.text, values, "plain" if self.style == "plain" else "casual")
+        return realize(self.rng, t.text, values, self.style, fragment=True)
 
     def title_values(self, t: Template, title: str | None = None) -> tuple[dict[str, str], str]:
         verb = "title_raw" in t.slots()
@@ -231,7 +241,13 @@ class TaskApiGenerator:
 
     def update_request(self, ctx: Ctx, opts: list[str], task_id: int, relative_only: bool = False,
                        core_pool: str = "update.core") -> tuple[str, dict[str, Any]]:
-        args: dict[str, Any] = {"task_id": task_id}
+        changes, args = self.changes(ctx, opts, relative_only)
+        t = ctx.tpl(core_pool)
+        return ctx.text(t, {"id": task_id, "changes": changes}), {"task_id": task_id} | args
+
+    def changes(self, ctx: Ctx, opts: list[str], relative_only: bool = False) -> tuple[str, dict[str, Any]]:
+        """"move it to Friday and make it urgent" and the update arguments it asks for."""
+        args: dict[str, Any] = {}
         parts = []
         opts = list(opts)
         ctx.rng.shuffle(opts)
@@ -241,8 +257,7 @@ class TaskApiGenerator:
             text, a = ctx.modifier(pool, opt, relative_only and opt == "due_date")
             parts.append(text)
             args |= a
-        t = ctx.tpl(core_pool)
-        return ctx.text(t, {"id": task_id, "changes": ctx.join(parts)}), args
+        return ctx.join(parts), args
 
     def tasks_phrase(self, ctx: Ctx, status: str | None, prio: str | None) -> str:
         noun = ctx.tpl("list.noun").text
@@ -258,6 +273,9 @@ class TaskApiGenerator:
         status = ctx.rng.choice(["open", "done", "all"]) if "status" in opts else None
         prio = ctx.rng.choice(["low", "medium", "high"]) if "priority" in opts else None
         args = {k: v for k, v in (("status", status), ("priority", prio)) if v}
+        question = f"list.q.{status or 'any'}.{prio or 'any'}"
+        if question in self.bank.pools and ctx.rng.random() < 0.4:  # a whole question ("anything urgent?")
+            return ctx.text(ctx.tpl(question), {}), args
         phrase = self.tasks_phrase(ctx, status, prio)
         return ctx.text(ctx.tpl(core_pool), {"tasks": phrase}), args
 
@@ -375,10 +393,12 @@ class TaskApiGenerator:
             ctx.user(text)
             results = ctx.exchange([("create_task", args)])
             task_id = json.loads(results[0])["id"]
-            follow = ctx.rng.choice(["complete", "delete", "prio", "due", "rename"])
+            follow = ctx.rng.choice(["complete", "delete", "prio", "due", "rename", "list"])
             t = ctx.tpl("follow." + follow)
             values: dict[str, Any] = {}
-            if follow == "complete":
+            if follow == "list":
+                call = ("list_tasks", {"status": "open"})
+            elif follow == "complete":
                 call = ("complete_task", {"task_id": task_id})
             elif follow == "delete":
                 call = ("delete_task", {"task_id": task_id})
@@ -441,8 +461,19 @@ class TaskApiGenerator:
         ctx.say(ctx.rng.choice(answers))
 
     def _clarify(self, ctx: Ctx) -> None:
-        which = ctx.rng.choice(["create", "create", "complete", "delete", "update"])
+        which = ctx.rng.choice(["create", "create", "complete", "delete", "update", "update_nofields"])
         resolve = ctx.rng.random() < 0.6
+        if which == "update_nofields":  # the id is known, the change is not
+            task_id = ctx.existing_id()
+            ctx.user(ctx.text(ctx.tpl("clarify.update_nofields"), {"id": task_id}))
+            ctx.say(f"What should I change on task {task_id}? I can update its title, description, due date "
+                    "or priority.")
+            if resolve:
+                opts = ctx.rng.sample(["title", "description", "due_date", "priority"], ctx.rng.choice([1, 1, 2]))
+                changes, args = self.changes(ctx, opts)
+                ctx.user(ctx.text(ctx.tpl("clarify.answer_changes"), {"changes": changes}))
+                ctx.exchange([("update_task", {"task_id": task_id} | args)])
+            return
         if which == "create":
             t = ctx.tpl("clarify.create")
             args: dict[str, Any] = {}
@@ -462,14 +493,8 @@ class TaskApiGenerator:
             return
         if which == "update":
             opts = ctx.rng.sample(["title", "description", "due_date", "priority"], ctx.rng.choice([1, 1, 2]))
-            parts, args = [], {}
-            for opt in opts:
-                pool = {"title": "update.title", "description": "update.desc", "due_date": "update.due",
-                        "priority": "update.prio"}[opt]
-                text, a = ctx.modifier(pool, opt)
-                parts.append(text)
-                args |= a
-            ctx.user(ctx.text(ctx.tpl("clarify.update"), {"changes": ctx.join(parts)}))
+            changes, args = self.changes(ctx, opts)
+            ctx.user(ctx.text(ctx.tpl("clarify.update"), {"changes": changes}))
         else:
             ctx.user(ctx.text(ctx.tpl("clarify." + which), {}))
             args = {}

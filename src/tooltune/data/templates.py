@@ -90,9 +90,10 @@ def _noisy_literal(rng: random.Random, text: str, typo_rate: float) -> str:
     return re.sub(r"[A-Za-z]+", lambda m: _typo(rng, m[0]) if rng.random() < typo_rate else m[0], text)
 
 
-def realize(rng: random.Random, text: str, values: Mapping[str, object], style: str) -> str:
+def realize(rng: random.Random, text: str, values: Mapping[str, object], style: str, fragment: bool = False) -> str:
     """Fill a template in a surface style: "plain", "casual" (lowercase, no final punctuation),
-    "terse" (casual, fewer filler words) or "misspelt" (typos in the template's own words)."""
+    "terse" (casual, fewer filler words) or "misspelt" (typos in the template's own words).
+    A ``fragment`` (a phrase that goes inside another message) is never re-capitalised or cut."""
     parts = _SLOT.split(text)  # literal, slot, literal, slot, ...
     out = []
     for i, part in enumerate(parts):
@@ -114,12 +115,17 @@ def realize(rng: random.Random, text: str, values: Mapping[str, object], style: 
     s = "".join(out).strip()
     s = re.sub(r"\s{2,}", " ", s)
     s = re.sub(r"\s+([,.?!])", r"\1", s)
-    if style in ("casual", "terse") and s and s[-1] in ".!" and rng.random() < 0.7:
+    if parts[0] == "" and len(parts) > 1 and str(values[parts[1]]) == "":
+        s = s.lstrip(",:;- ")  # the template began with a slot left empty
+    if fragment:
+        return s
+    ends_literal = bool(parts[-1].strip())  # never cut a slot value's own punctuation
+    if style in ("casual", "terse") and ends_literal and s and s[-1] in ".!" and rng.random() < 0.7:
         s = s[:-1]
     starts_literal = bool(parts[0].strip())  # never re-case a slot value (a title must stay verbatim)
     if style == "plain" and starts_literal and s and s[0].islower() and rng.random() < 0.6:
         s = s[0].upper() + s[1:]
-    return s.lstrip(", ")
+    return s
 
 
 def pick_style(rng: random.Random) -> str:

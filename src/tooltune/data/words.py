@@ -67,7 +67,8 @@ FIXED_TITLES = [
     "fill in the visa form", "order business cards", "check the smoke alarms", "call the insurance company",
     "repot the monstera", "cancel Netflix", "return the Amazon parcel", "pick up the kids at 4",
     "book a flight home", "make a vet appointment", "organize the garage", "write the wedding speech",
-    "fix login bug", "deploy v2.3", "pay rent", "rsvp to the wedding", "get a flu shot", "buy new running shoes", "hang the pictures", "bake cookies",
+    "fix login bug", "deploy v2.3", "llamar a mamá", "acheter du pain", "Steuererklärung abgeben",
+    "réserver le restaurant", "🎂 order the cake", "pay Zoë back €20", "pay rent", "rsvp to the wedding", "get a flu shot", "buy new running shoes", "hang the pictures", "bake cookies",
 ]
 
 NOUN_TITLES = ["Team standup notes", "Q2 planning", "Dentist", "Groceries", "Invoice #4411", "Tax docs",
