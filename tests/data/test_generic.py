@@ -71,3 +71,40 @@ def test_no_clarify_or_dates_without_required_or_date_args():
     assert "clarify" not in gen.kinds and "relative_date" not in gen.kinds
     conv = gen.sample("no_call", random.Random(1), "eval")
     assert conversation_errors(conv.messages, conv.tools) == []
+
+
+@pytest.mark.parametrize("pattern", [r"^[A-Z]{3}$", r"^\d{5}(-\d{4})?$", r"^(red|green|blue)$", r"^[a-z0-9_]+$",
+                                     r"^SKU-\w{2,4}$"])
+def test_sample_regex_matches(pattern):
+    import re
+
+    from tooltune.data.schema_values import sample_regex
+
+    rng = random.Random(0)
+    for _ in range(50):
+        assert re.fullmatch(pattern.strip("^$"), sample_regex(rng, pattern))
+
+
+def test_patterned_and_loose_schemas_generate(tmp_path):
+    tools = parse_tools([{"name": "convert", "description": "Convert an amount between currencies.", "parameters": {
+        "type": "object", "properties": {"amount": {"type": "number", "exclusiveMinimum": 0},
+                                         "from": {"type": "string", "pattern": "^[A-Z]{3}$"},
+                                         "tags": {"type": "array"}, "meta": {},
+                                         "level": {"anyOf": [{"type": "integer", "maximum": 3}, {"type": "null"}]}},
+        "required": ["amount", "from"]}}])
+    splits = generate(tools, 120, seed=0)
+    for r in splits["train"].rows + splits["eval"].rows:
+        c = Conversation.model_validate(r)
+        assert conversation_errors(c.messages, c.tools) == []
+
+
+def test_unsatisfiable_schema_is_a_clean_cli_error(tmp_path):
+    from typer.testing import CliRunner
+
+    from tooltune.cli import app
+
+    f = tmp_path / "tools.json"
+    f.write_text(json.dumps([{"name": "f", "description": "d", "parameters": {"type": "object", "properties": {
+        "x": {"type": "string", "pattern": "^(?=a)b$"}}, "required": ["x"]}}]))
+    result = CliRunner().invoke(app, ["data", "generate", "--tools", str(f), "--n", "20", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "error: " in result.output and "Traceback" not in result.output

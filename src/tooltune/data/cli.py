@@ -49,6 +49,8 @@ def generate(
         splits = run(tool_list, n, seed, eval_fraction, shares)
     except GenerationError as e:
         fail(f"generator bug: {e}", code=1)
+    except ValueError as e:  # tools whose schemas no value can be synthesised for
+        fail(str(e))
     for split, res in splits.items():
         write_jsonl(res.rows, out / f"{split}.jsonl")
 

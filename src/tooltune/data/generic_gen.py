@@ -16,7 +16,7 @@ from tooltune.core.types import Conversation, Message, Tool, make_call
 from tooltune.core.validate import schema_errors
 
 from . import dates
-from .schema_values import is_date_schema, value_for, words_for
+from .schema_values import UnsupportedSchema, is_date_schema, value_for, words_for
 from .templates import Bank, Template, pick_style, realize
 
 POOLS: dict[str, list[str]] = {
@@ -107,7 +107,7 @@ class GenericGenerator:
                     break
             else:
                 if pname in required:
-                    raise ValueError(f"{tool.name}: cannot synthesise a valid value for {pname!r}")
+                    raise UnsupportedSchema(f"{tool.name}: cannot synthesise a valid value for {pname!r}")
                 continue
             args[pname] = value
             if isinstance(value, str) and " " in phrase and rng.random() < 0.3:

@@ -11,6 +11,12 @@ import re
 from datetime import date
 from typing import Any
 
+try:  # the regex parser of the standard library (``sre_parse`` before 3.11)
+    from re import _constants as _sre_c, _parser as _sre_p  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover
+    import sre_constants as _sre_c  # type: ignore[no-redef]
+    import sre_parse as _sre_p  # type: ignore[no-redef]
+
 from . import dates
 
 CITIES = ["Paris", "Berlin", "Tokyo", "New York", "Lagos", "São Paulo", "Mumbai", "Toronto", "Sydney", "Madrid",
@@ -31,6 +37,70 @@ NOUNS = ["apple", "notebook", "river", "garden", "violin", "bicycle", "lantern",
 PRODUCTS = ["wireless headphones", "running shoes", "a coffee grinder", "a desk lamp", "a yoga mat", "a backpack"]
 
 
+class UnsupportedSchema(ValueError):
+    """No value can be synthesised for a schema (e.g. a regex pattern too complex to sample)."""
+
+
+_CATEGORY_CHARS = {
+    _sre_c.CATEGORY_DIGIT: "0123456789",
+    _sre_c.CATEGORY_WORD: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_",
+    _sre_c.CATEGORY_SPACE: " ",
+}
+
+
+def sample_regex(rng: random.Random, pattern: str) -> str:
+    """A string matching a simple regex (classes, ranges, repeats, groups, alternation)."""
+    try:
+        parsed = _sre_p.parse(pattern)
+    except re.error as e:
+        raise UnsupportedSchema(f"invalid pattern {pattern!r}: {e}") from None
+
+    def chars_in(items: Any) -> list[str]:
+        out: list[str] = []
+        negate = False
+        for op, av in items:
+            if op == _sre_c.NEGATE:
+                negate = True
+            elif op == _sre_c.LITERAL:
+                out.append(chr(av))
+            elif op == _sre_c.RANGE:
+                out += [chr(c) for c in range(av[0], min(av[1], av[0] + 200) + 1)]
+            elif op == _sre_c.CATEGORY and av in _CATEGORY_CHARS:
+                out += list(_CATEGORY_CHARS[av])
+            else:
+                raise UnsupportedSchema(f"pattern {pattern!r} is too complex to sample")
+        if negate:
+            out = [c for c in "abcdefghijklmnopqrstuvwxyz0123456789" if c not in out]
+        return out
+
+    def gen(seq: Any) -> str:
+        out = []
+        for op, av in seq:
+            if op == _sre_c.LITERAL:
+                out.append(chr(av))
+            elif op == _sre_c.ANY:
+                out.append(rng.choice("abcdefghijklmnopqrstuvwxyz"))
+            elif op == _sre_c.IN:
+                out.append(rng.choice(chars_in(av)))
+            elif op in (_sre_c.MAX_REPEAT, _sre_c.MIN_REPEAT):
+                lo, hi, sub = av
+                hi = min(hi, lo + 8) if hi != _sre_c.MAXREPEAT else lo + rng.randint(1, 8)
+                out += [gen(sub) for _ in range(rng.randint(lo, max(lo, hi)))]
+            elif op == _sre_c.SUBPATTERN:
+                out.append(gen(av[-1]))
+            elif op == _sre_c.BRANCH:
+                out.append(gen(rng.choice(av[1])))
+            elif op == _sre_c.AT:
+                continue
+            elif op == _sre_c.CATEGORY and av in _CATEGORY_CHARS:
+                out.append(rng.choice(_CATEGORY_CHARS[av]))
+            else:
+                raise UnsupportedSchema(f"pattern {pattern!r} is too complex to sample")
+        return "".join(out)
+
+    return gen(parsed)
+
+
 def _words(name: str) -> str:
     return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name).replace("_", " ").replace("-", " ").lower()
 
@@ -48,6 +118,9 @@ def _string(rng: random.Random, name: str, schema: dict[str, Any], today: date) 
     if is_date_schema(name, schema):
         phrase, iso = dates.date_phrase(rng, today, "due")
         return iso, phrase
+    if schema.get("pattern"):
+        v = sample_regex(rng, schema["pattern"])
+        return v, v
     if fmt == "date-time":
         d = today.replace(day=min(today.day, 28))
         v = f"{d.isoformat()}T{rng.randint(7, 20):02d}:{rng.choice(['00', '15', '30', '45'])}:00"
@@ -65,7 +138,7 @@ def _string(rng: random.Random, name: str, schema: dict[str, Any], today: date) 
                        (("country",), COUNTRIES), (("language", "lang", "locale"), LANGUAGES),
                        (("currency",), CURRENCIES), (("symbol", "ticker", "stock"), TICKERS),
                        (("color", "colour"), COLORS),
-                       (("name", "person", "user", "author", "recipient", "contact", "to"), NAMES),
+                       (("name", "person", "user", "author", "recipient", "contact"), NAMES),
                        (("query", "search", "keyword", "topic", "term", "subject"), TOPICS),
                        (("message", "text", "body", "content", "note", "comment", "description", "prompt"), SENTENCES),
                        (("product", "item"), PRODUCTS)):

@@ -70,8 +70,8 @@ POOLS: dict[str, list[str]] = {
         "it should be done by {due_by}",
     ],
     "update.prio": [
-        "make it {prio_phrase}", "change the priority to {prio}", "bump it to {prio}", "set priority {prio}",
-        "priority should be {prio}", "mark it {prio_phrase}", "{prio} priority now", "lower it to {prio}",
+        "make it {prio_phrase}", "change the priority to {prio}", "switch it to {prio}", "set priority {prio}",
+        "priority should be {prio}", "mark it {prio_phrase}", "{prio} priority now", "put it at {prio}",
         "priority -> {prio}", "it's {prio_phrase} now",
     ],
     # ---------------- priority phrases ----------------
@@ -142,7 +142,7 @@ POOLS: dict[str, list[str]] = {
     "clause.delete": ["delete task {id}", "remove #{id}", "get rid of {id}", "drop task {id}",
                       "delete number {id}", "trash task {id}"],
     "clause.update_prio": ["make task {id} {prio_phrase}", "set #{id} to {prio} priority",
-                           "change the priority of {id} to {prio}", "bump task {id} to {prio}"],
+                           "change the priority of {id} to {prio}", "switch task {id} to {prio}"],
     "clause.update_due": ["move task {id} to {due_on}", "make #{id} due {due}", "push {id} to {due_on}",
                           "change the due date of task {id} to {due}"],
     "clause.list": ["show my {tasks}", "list {tasks}", "tell me {tasks}", "pull up {tasks}"],
@@ -165,7 +165,7 @@ POOLS: dict[str, list[str]] = {
     "follow.delete": ["delete it", "never mind, remove it", "actually scrap that task", "please delete that one",
                       "on second thought get rid of it", "remove it again"],
     "follow.prio": ["make it {prio_phrase}", "actually set it to {prio} priority", "change its priority to {prio}",
-                    "can you make that {prio_phrase}?", "bump it to {prio}", "hmm, it's {prio_phrase}"],
+                    "can you make that {prio_phrase}?", "set it to {prio} then", "hmm, it's {prio_phrase}"],
     "follow.due": ["move it to {due_on}", "push it to {due_on}", "make it due {due}", "change the deadline to {due}",
                    "actually it's due {due}", "can you set it for {due_on} instead?"],
     "follow.rename": ["rename it to {title}", "call it {title} instead", "change the title to {title}",
