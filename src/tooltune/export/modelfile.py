@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..core.format import PromptFormat
+from .common import ExportError
 from ..core.format.tokens import (
     CALL_SEPARATOR,
     IM_END,
@@ -86,7 +87,7 @@ def go_template(fmt: PromptFormat | None = None) -> str:
 def modelfile_text(gguf_name: str, fmt: PromptFormat | None = None) -> str:
     template = go_template(fmt)
     if '"""' in template:
-        raise ValueError("template contains a triple quote")
+        raise ExportError("the template contains \"\"\", which a Modelfile cannot quote")
     return (
         f"# Ollama: ollama create NAME -f Modelfile && ollama run NAME\n"
         f"FROM ./{gguf_name}\n"
