@@ -36,6 +36,14 @@ def test_plain_transformers_loads_the_merged_model(any_run_dir, tiny_model_dir, 
         [m.model_dump(exclude_none=True) for m in messages], tools=[t.model_dump() for t in tools],
         add_generation_prompt=True, tokenize=False,
     ) == text
+    # vLLM hands the template tool-call arguments as objects (parsed JSON): same text
+    as_objects = [m.model_dump(exclude_none=True) for m in messages]
+    for m in as_objects:
+        for c in m.get("tool_calls", []):
+            c["function"]["arguments"] = json.loads(c["function"]["arguments"])
+    assert plain_tok.apply_chat_template(
+        as_objects, tools=[t.model_dump() for t in tools], add_generation_prompt=True, tokenize=False
+    ) == text
     ids = plain_tok(text, add_special_tokens=False, return_tensors="pt").input_ids
     assert ids.tolist() == tok(text, add_special_tokens=False, return_tensors="pt").input_ids.tolist()
     with torch.no_grad():

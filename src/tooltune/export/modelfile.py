@@ -6,7 +6,8 @@ Ollama renders prompts with Go's text/template over ``.System`` (the system mess
 tool calls in the output by the text that precedes ``.Function.Name`` in the template
 (``<tool_call>{"name":"``), as for Qwen 2.5's template. Differences from ``render()``: properties
 are listed in Go's (sorted) map order, array types show their item ``type`` only, and arguments
-are re-serialised by Go (sorted keys) — the structure and delimiters are identical.
+are re-serialised by Go (sorted keys) — the structure and delimiters are identical. With
+``tool_style: json`` each function is Go's JSON of Ollama's tool struct (its own key order).
 """
 
 from __future__ import annotations
@@ -31,8 +32,6 @@ from ..core.format.tokens import (
 def _go(s: str) -> str:
     """Literal output text inside the template (newlines written out, braces kept as text)."""
     return s.replace("{{", '{{ "{{" }}')
-
-
 
 
 def go_template(fmt: PromptFormat | None = None) -> str:
