@@ -176,6 +176,8 @@ POOLS: dict[str, list[str]] = {
                            "please drop {ref}"],
     "ref.title": ["the {title_raw} one", "{title}", "the one about {title_raw}", "the task {title}"],
     "ref.ord": ["the {ord} one", "the {ord} task", "{ord} one", "the {ord}"],
+    "follow.count": ["how many is that?", "so how many do I have?", "how many tasks is that in total?",
+                     "wait, how many?", "what's the count?", "how many are there?"],
     "follow.list": ["what's on my list now?", "show me my open tasks now", "ok, what else is open?",
                     "can you list everything?", "what do I have left?", "and what's still pending?"],
     "wrap.prefix": ["hi!", "hey,", "ok so", "quick one:", "morning!", "hello,", "right,", "um,"],

@@ -448,6 +448,14 @@ class TaskApiGenerator:
             ctx.say(ctx.rng.choice(_THANKS))
 
     def _no_call(self, ctx: Ctx) -> None:
+        if ctx.rng.random() < 0.15:  # a question the last result already answers: no new call
+            text, args = self.list_request(ctx, ctx.rng.choice([[], ["status"], ["priority"]]))
+            ctx.user(text)
+            results = ctx.exchange([("list_tasks", args)])
+            n = len(json.loads(results[0])["tasks"])
+            ctx.user(ctx.text(ctx.tpl("follow.count"), {}))
+            ctx.say(f"That's {n} task{'s' if n != 1 else ''}." if n else "None at all.")
+            return
         if ctx.rng.random() < 0.25:  # a finished exchange first, then something that needs no call
             tool = ctx.rng.choice(["create_task", "complete_task"])
             text, args = self.request(ctx, tool, opts=[])
