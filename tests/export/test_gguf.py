@@ -128,3 +128,20 @@ def test_refuses_other_architectures_and_quants(tmp_path, tiny_run_dir):
     with pytest.raises(ExportError, match="quantization"):
         export_gguf(tiny_run_dir, tmp_path / "x", quant="q4_0")
     assert not (tmp_path / "x").exists()
+
+
+def test_cli_writes_gguf_and_modelfile(tiny_run_dir, tmp_path):
+    import typer
+    from typer.testing import CliRunner
+
+    from tooltune.export.cli import export as export_cmd
+
+    app = typer.Typer()
+    app.command()(export_cmd)
+    out = tmp_path / "g"
+    result = CliRunner().invoke(app, [str(tiny_run_dir), str(out), "--format", "gguf", "--quant", "q8_0"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["Modelfile", "model-q8_0.gguf"]
+    assert "ollama create" in result.output
+    result = CliRunner().invoke(app, [str(tiny_run_dir), str(out), "--format", "gguf"])
+    assert result.exit_code == 2 and "not empty" in result.output  # never overwrites silently
