@@ -262,7 +262,8 @@ async def _converse(make_agent: Callable[[Any], Any], base_url: str, api_key: st
 
     from .model import run_config
 
-    async with AsyncOpenAI(base_url=base_url, api_key=api_key) as client:  # closed inside its own loop
+    # Closed inside its own loop; no retries: a deterministic model fails the same way again.
+    async with AsyncOpenAI(base_url=base_url, api_key=api_key, max_retries=0) as client:
         return await _turns(Runner, run_config(), make_agent(client), messages, max_turns)
 
 
@@ -277,6 +278,8 @@ async def _turns(Runner: Any, config: Any, agent: Any, messages: list[str], max_
             result = await Runner.run(agent, [*history, {"role": "user", "content": message}],
                                       max_turns=max_turns, run_config=config)
         except Exception as exc:  # the run failed: record why, the scenario fails
+            run_data = getattr(exc, "run_data", None)  # the SDK's partial run, when it has one
+            trace += _tool_calls(getattr(run_data, "new_items", None) or [])
             return trace, final, f"{type(exc).__name__}: {exc}"
         trace += _tool_calls(result.new_items)
         final = str(result.final_output or "")

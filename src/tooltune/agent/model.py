@@ -9,6 +9,8 @@ from .tools import TaskTools, catalog
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"
 DEFAULT_TASKAPI_URL = "http://127.0.0.1:8001"
+MAX_TOKENS = 512
+"""Completion cap per model call (a tool-call turn or a short answer needs far fewer)."""
 
 
 def instructions_for(today: dt.date) -> str:
@@ -65,7 +67,8 @@ def build_agent(tools: TaskTools, base_url: str = DEFAULT_BASE_URL, model: str |
         instructions=instructions_for(today or dt.date.today()),
         tools=function_tools(tools),
         model=OpenAIChatCompletionsModel(model=name, openai_client=client),
-        model_settings=model_settings or ModelSettings(temperature=0.0),
+        # Greedy, and a cap so a confused model cannot ramble to the context limit.
+        model_settings=model_settings or ModelSettings(temperature=0.0, max_tokens=MAX_TOKENS),
     )
 
 

@@ -10,6 +10,11 @@ from pydantic import ValidationError
 app = typer.Typer(no_args_is_help=True, help="The Task API (REST service the agent's tools call).")
 
 
+@app.callback()
+def _group() -> None:
+    """The Task API (REST service the agent's tools call)."""  # keeps `serve` a sub-command
+
+
 @app.command()
 def serve(
     database_url: Optional[str] = typer.Option(
