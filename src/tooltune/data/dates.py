@@ -114,7 +114,6 @@ def resolve_date(text: str, today: date) -> date | None:
         base = today + timedelta(days=1 if m[3] == "tomorrow" else 0)
         return base + timedelta(days=n * (7 if m[2].startswith("week") else 1))
     if m := re.fullmatch(r"(this |coming |this coming )?(\w+)", s):
-        wd = m[2][:3]
         for i, name in enumerate(WEEKDAYS):
             if m[2] in (name, name[:3], name + "s") or (len(m[2]) >= 3 and name.startswith(m[2])):
                 return next_weekday(today, i)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import date
 from typing import Any
 
 from tooltune.core.types import Conversation, Message, Tool, make_call

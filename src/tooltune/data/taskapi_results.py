@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 
 from . import words
@@ -45,7 +46,6 @@ class TaskStore:
             if rng.random() < 0.4:
                 task["priority"] = rng.choice(["low", "medium", "high"])
             if today_iso and rng.random() < 0.4:
-                from datetime import date, timedelta
                 task["due_date"] = (date.fromisoformat(today_iso) + timedelta(days=rng.randint(-3, 40))).isoformat()
             store.tasks[store.next_id] = task
             store.next_id += rng.randint(1, 3)
