@@ -51,7 +51,9 @@ POOLS: dict[str, list[str]] = {
         "for #{id} {changes}", "modify task {id} - {changes}", "regarding task {id}, {changes}",
         "quick change to task {id}: {changes}", "could you update task number {id}? {changes}",
         "{changes} on task {id}", "{changes} for #{id}", "hey, on {id}: {changes}",
-        "task {id} needs a change: {changes}",
+        "task {id} needs a change: {changes}", "update {id}: {changes}", "#{id}: {changes}",
+        "please change task {id} so that you {changes}", "on number {id}, could you {changes}?",
+        "small edit on {id} - {changes}",
     ],
     "update.title": [
         "rename it to {title}", "change the title to {title}", "call it {title} instead",
@@ -89,7 +91,8 @@ POOLS: dict[str, list[str]] = {
         "finished {id}, mark it", "set task {id} to done", "complete task #{id} please",
         "task {id} can be marked finished", "cross off {id}", "mark number {id} as completed",
         "all done with task {id}", "{id} is finished", "we wrapped up task {id}, close it",
-        "ok task {id} is taken care of",
+        "ok task {id} is taken care of", "finally did task {id}", "task no. {id} done, thanks", "consider {id} done",
+        "number {id} - completed", "please set {id} as complete", "you can close {id}, I did it",
     ],
     "delete.core": [
         "delete task {id}", "remove #{id}", "get rid of task {id}", "trash number {id} please",
@@ -97,7 +100,8 @@ POOLS: dict[str, list[str]] = {
         "drop {id}", "can you delete #{id}?", "kill task {id}", "delete {id} permanently",
         "erase task {id}", "task {id} - delete it", "I don't need task {id} anymore, remove it",
         "wipe task {id}", "bin task #{id}", "nuke {id}", "could you remove task {id}?",
-        "delete the task with id {id}", "take task {id} off the list",
+        "delete the task with id {id}", "take task {id} off the list", "no need for task {id} anymore", "please trash #{id}", "remove number {id}, it's obsolete",
+        "{id} is cancelled, delete it", "cancel task {id}",
     ],
     # ---------------- list_tasks ----------------
     "list.core": [
@@ -105,7 +109,8 @@ POOLS: dict[str, list[str]] = {
         "I want to see {tasks}", "give me {tasks}", "what's on the list? {tasks}", "display {tasks}",
         "let me see {tasks}", "could you list {tasks}?", "show {tasks} please", "which are {tasks}?",
         "print {tasks}", "remind me of {tasks}", "need a look at {tasks}", "what do {tasks} look like?",
-        "fetch {tasks}", "bring up {tasks}", "please show {tasks}",
+        "fetch {tasks}", "bring up {tasks}", "please show {tasks}", "tell me {tasks}", "go through {tasks}",
+        "what about {tasks}?", "check {tasks} for me", "open {tasks}",
     ],
     "list.noun": ["tasks", "todos", "to-dos", "items", "things to do", "task list entries"],
     "list.det": ["my", "the", "all my", "all the", "all of my"],

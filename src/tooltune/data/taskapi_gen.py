@@ -49,6 +49,9 @@ def ordered(args: dict[str, Any]) -> dict[str, Any]:
     return {k: args[k] for k in _ARG_ORDER if k in args}
 
 
+_ID_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"]
+
+
 def rng_sep(rng: random.Random) -> str:
     return rng.choice([" ", ", ", " - "])
 
@@ -83,6 +86,9 @@ class Ctx:
 
     def text(self, t: Template, values: dict[str, Any]) -> str:
         """A whole user message; the first one sometimes opens with a greeting, any may end with a tag."""
+        if isinstance(values.get("id"), int) and values["id"] <= 12 and "#{id}" not in t.text \
+                and self.rng.random() < 0.08:  # "task seven"
+            values = values | {"id": _ID_WORDS[values["id"]]}
         s = realize(self.rng, t.text, values, self.style)
         if not any(m.role == "user" for m in self.messages) and self.rng.random() < 0.12:
             s = self.tpl("wrap.prefix").text + " " + s

@@ -114,8 +114,24 @@ def distinct_titles(rng: random.Random, n: int) -> list[str]:
     return out
 
 
+_DESC_GRAMMAR: list[tuple[str, list[list[str]]]] = [
+    ("ask {} about {}", [PEOPLE, TOPICS]),
+    ("bring {}", [GROCERIES]),
+    ("call {} first", [PEOPLE]),
+    ("{} has the details", [PEOPLE]),
+    ("near {}", [PLACES]),
+    ("after {}", ["lunch", "work", "the gym", "school pickup", "the standup", "dinner"]),
+    ("budget {}", ["50 euros", "$200", "under 100", "£30", "whatever it takes"]),
+    ("needed for {}", [TOPICS]),
+]
+
+
 def description(rng: random.Random) -> str:
-    return rng.choice(DESCRIPTIONS)
+    """A task description: hand-written, or from a small grammar."""
+    if rng.random() < 0.55:
+        return rng.choice(DESCRIPTIONS)
+    pattern, slots = rng.choice(_DESC_GRAMMAR)
+    return pattern.format(*(rng.choice(s) for s in slots))
 
 
 def task_id(rng: random.Random) -> int:
