@@ -177,10 +177,13 @@ SCENARIOS: list[Scenario] = [
              all_of(seeded(1, due_date="2026-03-10", priority="high"), no_new_tasks), HOME, touches=(1,)),
     Scenario("complete_and_create", ["Mark task {t1} as done and add a task to buy a birthday card."],
              all_of(seeded(1, status="done"), new_tasks({"words": ("birthday card",)})), HOME, touches=(1,)),
-    # list, then act on what came back
-    Scenario("list_then_complete", ["I called the dentist, mark that task as done."],
+    # list, then act on what came back (the user names a task by its title or position)
+    Scenario("list_then_complete", ["What do I still have to do?", "I called the dentist, tick that one off."],
              all_of(seeded(1, status="done"), no_new_tasks), HOME, touches=(1,)),
-    Scenario("list_then_delete", ["Delete the groceries task."], all_of(deleted(0), no_new_tasks), HOME, touches=(0,)),
+    Scenario("list_then_delete", ["Show me my tasks.", "Delete the groceries one."],
+             all_of(deleted(0), no_new_tasks), HOME, touches=(0,)),
+    Scenario("list_then_ordinal", ["What's on my list?", "Mark the first one as done."],
+             all_of(seeded(0, status="done"), no_new_tasks), HOME, touches=(0,)),
     # several turns
     Scenario("create_then_complete", ["Add a task to book flights.", "I just booked them, mark it as done."],
              new_tasks({"words": ("flights",), "status": "done"}), HOME),
@@ -189,8 +192,10 @@ SCENARIOS: list[Scenario] = [
     # failures the model must react to
     Scenario("unknown_id_then_corrected", ["Complete task {missing}.", "Sorry, I meant task {t2}."],
              all_of(seeded(2, status="done"), no_new_tasks), HOME, touches=(2,)),
+    Scenario("wrong_id_with_title", ["I finished 'renew car insurance', it's task {missing}."],
+             all_of(seeded(2, status="done"), no_new_tasks), HOME, touches=(2,)),
     Scenario("invalid_date_then_corrected",
-             ["Add a task 'file the report' due 2026-02-30.", "Oops, I meant 2026-02-27."],
+             ["Add a task 'file the report' due 2026-02-30.", "Sorry, add 'file the report' due 2026-02-27 then."],
              new_tasks({"words": ("report",), "due_date": "2026-02-27"}), HOME),
     # no tool needed: the database must not change
     Scenario("no_tool_greeting", ["Hi! What can you do?"], no_new_tasks, HOME),
