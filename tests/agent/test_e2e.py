@@ -78,3 +78,18 @@ def test_external_taskapi_is_wiped_and_ids_follow_it(model_server, taskapi):
 def test_scenarios_are_many_and_distinct():
     assert len(SCENARIOS) >= 20 and len({s.name for s in SCENARIOS}) == len(SCENARIOS)
     assert sum(len(s.messages) > 1 for s in SCENARIOS) >= 3
+
+
+def test_e2e_cli(model_server, tmp_path):
+    from typer.testing import CliRunner
+
+    from tooltune.agent.cli import app
+
+    url = model_server(ScriptedEngine(oracle, name="oracle"))
+    out = tmp_path / "e2e.json"
+    result = CliRunner().invoke(app, ["e2e", "--base-url", url, "--only", "create_high_priority,no_tool_greeting",
+                                      "--output", str(out)])
+    assert result.exit_code == 1  # one scenario failed
+    assert "PASS create_high_priority" in result.output and "FAIL no_tool_greeting" in result.output
+    assert "e2e: 1/2 scenarios passed (50.0%)" in result.output
+    assert json.loads(out.read_text())["passed"] == 1

@@ -124,6 +124,7 @@ def e2e(
     api_key: str = typer.Option("unused", envvar="TOOLTUNE_API_KEY", help="API key of the model server."),
     taskapi_url: Optional[str] = typer.Option(
         None, help="A Task API the suite may wipe (default: its own, on a temp SQLite file)."),
+    taskapi_key: Optional[str] = typer.Option(None, envvar="TOOLTUNE_TASKAPI_API_KEY", help="Task API key."),
     only: Optional[str] = typer.Option(None, help="Comma-separated scenario names to run."),
     output: Optional[Path] = typer.Option(None, help="Write the JSON result here."),
 ) -> None:
@@ -142,7 +143,8 @@ def e2e(
         typer.echo(f"{mark} {row['name']} ({row['seconds']:.1f} s){'' if row['passed'] else ': ' + row['reason']}", err=True)
 
     try:
-        result = run_suite(base_url, model, taskapi_url=taskapi_url, api_key=api_key, only=names, progress=progress)
+        result = run_suite(base_url, model, taskapi_url=taskapi_url, api_key=api_key, taskapi_key=taskapi_key,
+                           only=names, progress=progress)
     except (APIConnectionError, APIError, RuntimeError) as exc:
         _fail(f"cannot reach the model server at {base_url}: {exc}")
     typer.echo(f"e2e: {result['passed']}/{result['total']} scenarios passed ({result['success_rate']:.1%})")
