@@ -262,34 +262,31 @@ def _tool_calls(items: list[Any]) -> list[str]:
 
 async def _converse(make_agent: Callable[[Any], Any], base_url: str, api_key: str, messages: list[str],
                     max_turns: int) -> tuple[list[str], str, str | None]:
+    """Send ``messages`` as one conversation; returns (trace, last answer, error or None)."""
     from agents import Runner
     from openai import AsyncOpenAI
 
     from .model import run_config
 
-    # Closed inside its own loop; no retries: a deterministic model fails the same way again.
-    async with AsyncOpenAI(base_url=base_url, api_key=api_key, max_retries=0) as client:
-        return await _turns(Runner, run_config(), make_agent(client), messages, max_turns)
-
-
-async def _turns(Runner: Any, config: Any, agent: Any, messages: list[str], max_turns: int
-                 ) -> tuple[list[str], str, str | None]:
     history: list[Any] = []
     trace: list[str] = []
     final = ""
-    for message in messages:
-        trace.append(f"user: {message}")
-        try:
-            result = await Runner.run(agent, [*history, {"role": "user", "content": message}],
-                                      max_turns=max_turns, run_config=config)
-        except Exception as exc:  # the run failed: record why, the scenario fails
-            run_data = getattr(exc, "run_data", None)  # the SDK's partial run, when it has one
-            trace += _tool_calls(getattr(run_data, "new_items", None) or [])
-            return trace, final, f"{type(exc).__name__}: {exc}"
-        trace += _tool_calls(result.new_items)
-        final = str(result.final_output or "")
-        trace.append(f"assistant: {final}")
-        history = result.to_input_list()
+    # Closed inside its own loop; no retries: a deterministic model fails the same way again.
+    async with AsyncOpenAI(base_url=base_url, api_key=api_key, max_retries=0) as client:
+        agent = make_agent(client)
+        for message in messages:
+            trace.append(f"user: {message}")
+            try:
+                result = await Runner.run(agent, [*history, {"role": "user", "content": message}],
+                                          max_turns=max_turns, run_config=run_config())
+            except Exception as exc:  # the run failed: record why, the scenario fails
+                run_data = getattr(exc, "run_data", None)  # the SDK's partial run, when it has one
+                trace += _tool_calls(getattr(run_data, "new_items", None) or [])
+                return trace, final, f"{type(exc).__name__}: {exc}"
+            trace += _tool_calls(result.new_items)
+            final = str(result.final_output or "")
+            trace.append(f"assistant: {final}")
+            history = result.to_input_list()
     return trace, final, None
 
 
