@@ -24,10 +24,29 @@ def quantize_model(model: Any, quantize: str | None) -> Any:
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch.ao's deprecation notice; the kernels are current
-            return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+            # inplace: no deep copy of the float model (it would double the peak memory)
+            model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
+            # The float tensors left (embeddings, norms) still point into the memory-mapped
+            # safetensors file, which keeps the whole file resident: copy them out so it unmaps.
+            with torch.no_grad():
+                for p in list(model.parameters()) + list(model.buffers()):
+                    p.data = p.data.clone()
+            return model
     if quantize == "bf16":
         return model.to(torch.bfloat16)
     raise ValueError(f"unknown quantize {quantize!r} (use int8, bf16 or none)")
+
+
+def _release_freed_memory() -> None:
+    """Hand the float weights freed by quantisation back to the OS (glibc keeps them otherwise)."""
+    import ctypes
+    import gc
+
+    gc.collect()  # the float Linear weights are gone now
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def load_engine(
@@ -55,6 +74,7 @@ def load_engine(
         torch.set_num_threads(threads)
     model, tokenizer, fmt = load_model(spec)
     model = quantize_model(model, quantize)
+    _release_freed_memory()
     return TransformersEngine(
         model, tokenizer, fmt,
         name=name or str(spec),

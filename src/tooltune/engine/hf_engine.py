@@ -31,6 +31,28 @@ DEFAULT_STOPS = (IM_END, IM_START)
 
 
 @dataclass
+class EngineStats:
+    """Where the worker's time went (cumulative; ``reset()`` between measurements)."""
+
+    prefill_tokens: int = 0
+    prefill_s: float = 0.0
+    decode_tokens: int = 0
+    """Tokens fed after the prompt (sampled and jumped-forward)."""
+    decode_passes: int = 0
+    decode_s: float = 0.0
+    sampled_tokens: int = 0
+    jump_tokens: int = 0
+    """Tokens appended by jump-forward without sampling."""
+    constraint_s: float = 0.0
+    """Grammar work: masks, accepting tokens, jump-forward lookups."""
+    cached_tokens: int = 0
+
+    def reset(self) -> None:
+        for name, value in EngineStats().__dict__.items():
+            setattr(self, name, value)
+
+
+@dataclass
 class _Job:
     request: GenerationRequest
     prompt_ids: list[int]
@@ -89,6 +111,7 @@ class TransformersEngine:
         self.end_of_turn_id = im_end if isinstance(im_end, int) else tokenizer.eos_token_id
         self.stop_ids = frozenset(stops)
         self.prefix_cache = PrefixCache(prefix_cache_entries)
+        self.stats = EngineStats()
         self._constraints: ConstraintCompiler | None = None
         self._constraints_lock = threading.Lock()
         self._jobs: queue.Queue[_Job] = queue.Queue()
@@ -200,11 +223,22 @@ class TransformersEngine:
                         still.append(seq)
                 active = still
 
-    def _forward(self, tokens: list[int], cache: Any) -> Any:
+    def _forward(self, tokens: list[int], cache: Any, prefill: bool = False) -> Any:
         torch = self._torch
+        t0 = time.perf_counter()
         out = self.model(input_ids=torch.tensor([tokens], dtype=torch.long), past_key_values=cache,
                          use_cache=True, logits_to_keep=1)
-        return out.logits[0, -1].float()
+        logits = out.logits[0, -1].float()
+        dt = time.perf_counter() - t0
+        st = self.stats
+        if prefill:
+            st.prefill_tokens += len(tokens)
+            st.prefill_s += dt
+        else:
+            st.decode_tokens += len(tokens)
+            st.decode_passes += 1
+            st.decode_s += dt
+        return logits
 
     def _start(self, job: _Job) -> _Seq:
         from transformers import DynamicCache
@@ -212,7 +246,8 @@ class TransformersEngine:
         ids = job.prompt_ids
         n, layers = self.prefix_cache.lookup(ids)
         cache = DynamicCache(ddp_cache_data=layers) if layers else DynamicCache()
-        logits = self._forward(ids[n:], cache)
+        logits = self._forward(ids[n:], cache, prefill=True)
+        self.stats.cached_tokens += n
         self._remember(ids, cache)
         sampling = job.request.sampling
         budget = self.max_context - len(ids)
@@ -239,10 +274,13 @@ class TransformersEngine:
         if seq.matcher is not None:
             import xgrammar as xgr
 
+            t0 = time.perf_counter()
             if not seq.next_mask_ready:
                 seq.matcher.fill_next_token_bitmask(seq.bitmask)
             seq.next_mask_ready = False
             xgr.apply_token_bitmask_inplace(logits.view(1, -1), seq.bitmask)
+            self.stats.constraint_s += time.perf_counter() - t0
+        self.stats.sampled_tokens += 1
         return sample(logits, sampling.temperature, sampling.top_p, seq.generator)
 
     def _step(self, seq: _Seq) -> bool:
@@ -255,21 +293,28 @@ class TransformersEngine:
         seq.ids.append(token)
         matcher = seq.matcher
         if matcher is not None:
+            t0 = time.perf_counter()
             if not matcher.accept_token(token):  # cannot happen with the mask applied
                 raise EngineError("the constraint rejected a token it allowed")
             if self.jump_forward and not matcher.is_terminated():
                 jump = matcher.find_jump_forward_string()
                 if jump:
+                    before = len(seq.ids)
                     feed = self._jump(seq, jump)
+                    self.stats.jump_tokens += max(0, len(seq.ids) - before)
+            self.stats.constraint_s += time.perf_counter() - t0
         if self._emit_text(seq):
             return self._finish(seq, "stop")
         if len(seq.ids) >= seq.budget:
             return self._finish(seq, "length")
         if matcher is not None:
             # When only the end of turn may follow, stop now instead of running the model once more.
+            t0 = time.perf_counter()
             matcher.fill_next_token_bitmask(seq.bitmask)
             seq.next_mask_ready = True
-            if self._only_stop_allowed(seq.bitmask):
+            only_stop = self._only_stop_allowed(seq.bitmask)
+            self.stats.constraint_s += time.perf_counter() - t0
+            if only_stop:
                 return self._finish(seq, "stop")
         seq.logits = self._forward(feed, seq.cache)
         return False
