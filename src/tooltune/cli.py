@@ -38,6 +38,11 @@ from tooltune.eval.cli import app as _eval_app  # noqa: E402
 
 app.add_typer(_eval_app, name="eval", help="Evaluate models side by side (accuracy, validity, latency, BFCL) and write a report.")
 
+from tooltune.train.cli import merge as _merge_cmd, train as _train_cmd  # noqa: E402
+
+app.command("train")(_train_cmd)
+app.command("merge")(_merge_cmd)
+
 
 def main() -> None:
     app()

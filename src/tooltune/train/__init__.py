@@ -1,0 +1,1 @@
+"""Fine-tuning for tool calling: ``tooltune train`` and ``tooltune merge``."""

@@ -1,0 +1,31 @@
+import torch
+
+from tooltune.core.format import PromptFormat
+from tooltune.core.models import load_model
+from tooltune.train.data import collate, load_conversations, tokenize
+from tooltune.train.loss import AssistantLoss, shared_prefix_len
+
+
+def _batch(train_jsonl, tok, n=4):
+    examples, _ = tokenize(load_conversations(train_jsonl)[:n], tok, PromptFormat(), 4096)
+    ids, mask, _ = collate(examples, tok.pad_token_id)
+    return ids, mask, torch.tensor([len(e.ids) for e in examples])
+
+
+def test_shared_prefix_gives_the_same_loss_as_full_forward(tiny_model_dir, train_jsonl):
+    model, tok, _ = load_model(tiny_model_dir)
+    ids, mask, lengths = _batch(train_jsonl, tok)
+    assert shared_prefix_len(ids, mask[:, 1:], lengths) > 100  # the tools block
+    with_prefix = AssistantLoss(model, shared_prefix=True).train()
+    without = AssistantLoss(model, shared_prefix=False).train()
+    a, b = with_prefix(ids, mask, lengths), without(ids, mask, lengths)
+    assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_loss_matches_transformers_labels_loss(tiny_model_dir, train_jsonl):
+    """Same value as the model's own loss with non-assistant labels set to -100."""
+    model, tok, _ = load_model(tiny_model_dir)
+    ids, mask, lengths = _batch(train_jsonl, tok, n=1)
+    ours = AssistantLoss(model, shared_prefix=False)(ids, mask, lengths)
+    labels = ids.masked_fill(~mask, -100)
+    assert torch.allclose(ours, model(input_ids=ids, labels=labels).loss, atol=1e-5)

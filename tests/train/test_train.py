@@ -1,0 +1,112 @@
+import json
+import shutil
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from tooltune.core.models import load_model
+from tooltune.train.checkpoint import last_checkpoint
+from tooltune.train.config import make_config
+from tooltune.train.trainer import train
+
+
+def _cfg(base, **kw):
+    settings = dict(base=str(base), max_steps=3, batch_tokens=2048, lr=5e-3, checkpoint_every=0, log_every=1)
+    settings.update(kw)
+    return make_config(None, settings)
+
+
+def _state(model):
+    return {n: p.detach().clone() for n, p in model.named_parameters()}
+
+
+def test_lora_run_writes_the_run_dir_contract(tiny_model_dir, train_jsonl, eval_jsonl, tmp_path):
+    run = tmp_path / "run"
+    res = train(_cfg(tiny_model_dir), train_jsonl, run, eval_data=eval_jsonl, log=lambda m: None)
+    model_dir = run / "model"
+    for name in ("adapter_config.json", "tooltune_base.yaml", "prompt_format.yaml", "train_config.yaml",
+                 "tokenizer_config.json"):
+        assert (model_dir / name).is_file(), name
+    rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if "loss" in r] == [1, 2, 3]
+    assert {"loss", "lr", "tokens_per_s", "elapsed_s"} <= set(rows[0])
+    assert "eval_loss" in rows[-1] and (run / "loss.png").stat().st_size > 1000
+    assert res.summary["added_tokens"] == ["<tool_call>", "</tool_call>"]
+
+
+def test_training_changes_trained_parameters_only(tiny_model_dir, train_jsonl, tmp_path):
+    """Base weights stay bit-identical; LoRA weights and the new tool-tag rows change."""
+    run = tmp_path / "run"
+    train(_cfg(tiny_model_dir), train_jsonl, run, log=lambda m: None)
+    base, _, _ = load_model(tiny_model_dir)
+    tuned, tok, _ = load_model(run, merge_adapter=False)
+    base_sd = _state(base)
+    new_ids = tok.convert_tokens_to_ids(["<tool_call>", "</tool_call>"])
+    n_old = base.get_input_embeddings().weight.shape[0]
+    changed_lora = 0
+    for name, p in tuned.named_parameters():
+        if "lora_" in name:
+            changed_lora += int(not torch.equal(p, torch.zeros_like(p)))
+            continue
+        plain = name.replace("base_model.model.", "").replace(".base_layer", "")
+        if "token_adapter" in name:
+            continue
+        if plain in base_sd:
+            old = base_sd[plain]
+            if p.shape != old.shape:  # resized embedding: old rows identical
+                assert torch.equal(p[:n_old], old), name
+            else:
+                assert torch.equal(p, old), name
+    assert changed_lora > 0
+    emb_after = tuned.get_input_embeddings()
+    ids = torch.tensor([new_ids])
+    vec = emb_after(ids)[0]
+    pieces = [tok_ids for tok_ids in (base_tok_ids(tiny_model_dir, t) for t in ["<tool_call>", "</tool_call>"])]
+    init = torch.stack([base.get_input_embeddings().weight[p].mean(0) for p in pieces])
+    assert not torch.allclose(vec, init), "the new token rows were not trained or not saved"
+
+
+def base_tok_ids(model_dir, text):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(model_dir)(text, add_special_tokens=False)["input_ids"]
+
+
+def test_full_fine_tuning_changes_weights(tiny_model_dir, train_jsonl, tmp_path):
+    run = tmp_path / "run"
+    train(_cfg(tiny_model_dir, method="full", lr=1e-3), train_jsonl, run, log=lambda m: None)
+    assert (run / "model" / "config.json").is_file() and not (run / "model" / "adapter_config.json").exists()
+    base, _, _ = load_model(tiny_model_dir)
+    tuned, _, _ = load_model(run)
+    b = base.model.layers[0].mlp.down_proj.weight
+    assert not torch.equal(b, tuned.model.layers[0].mlp.down_proj.weight)
+
+
+def test_same_seed_same_run_and_resume_continues(tiny_model_dir, train_jsonl, tmp_path):
+    cfg = _cfg(tiny_model_dir, max_steps=4, checkpoint_every=2, keep_checkpoints=5)
+    a = train(cfg, train_jsonl, tmp_path / "a", log=lambda m: None)
+    b = train(cfg, train_jsonl, tmp_path / "b", log=lambda m: None)
+    assert a.summary["replica_digests"] == b.summary["replica_digests"]
+
+    # Turn b into a run stopped at step 2, then resume it: same end state as the uninterrupted run.
+    ck = last_checkpoint(tmp_path / "b")
+    assert ck is not None and ck.name == "step-2"
+    shutil.rmtree(tmp_path / "b" / "model")
+    lines = (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()
+    (tmp_path / "b" / "metrics.jsonl").write_text("\n".join(lines[:2]) + "\n")
+    logs = []
+    c = train(cfg, train_jsonl, tmp_path / "b", resume=True, log=logs.append)
+    assert c.summary["resumed_from"] == 2
+    assert any("resuming" in m and "step 2" in m for m in logs)
+    assert c.summary["replica_digests"] == a.summary["replica_digests"]
+    steps = [json.loads(x)["step"] for x in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines() if "loss" in x]
+    assert steps == [1, 2, 3, 4]
+
+
+def test_existing_run_is_not_overwritten(tiny_model_dir, train_jsonl, tmp_path):
+    from tooltune.train.trainer import TrainError
+
+    train(_cfg(tiny_model_dir, max_steps=1), train_jsonl, tmp_path / "r", log=lambda m: None)
+    with pytest.raises(TrainError, match="already holds a run"):
+        train(_cfg(tiny_model_dir, max_steps=1), train_jsonl, tmp_path / "r", log=lambda m: None)
