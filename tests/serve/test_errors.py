@@ -4,6 +4,7 @@ server that keeps answering."""
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import httpx
 import openai
@@ -193,3 +194,36 @@ def test_crash_mid_stream_is_reported_in_band(trouble):
     assert "internal server error" in str(e.value.message)
     assert got == "ok ok ok"
     assert post(trouble, {"model": "fine", "messages": USER}).status_code == 200
+
+
+def test_queue_limit_gives_429_and_the_rest_are_served():
+    class Gate:
+        name = "gate"
+        max_context = 4096
+
+        def __init__(self):
+            self.release = threading.Event()
+
+        async def generate(self, request):
+            while not self.release.is_set():
+                await asyncio.sleep(0.01)
+            yield EngineDelta("done")
+            yield EngineFinal("stop", 1, 1)
+
+    gate = Gate()
+    app = create_app({"m": gate}, max_concurrent=1, max_queue=2)
+    with serve_in_thread(app) as url:
+        async def go():
+            async with httpx.AsyncClient(base_url=url, timeout=10) as c:
+                tasks = [asyncio.create_task(c.post("/v1/chat/completions", json={"model": "m", "messages": USER}))
+                         for _ in range(4)]
+                await asyncio.sleep(0.5)  # one generating, two queued, the fourth turned away
+                done = [t for t in tasks if t.done()]
+                assert len(done) == 1
+                r = done[0].result()
+                assert_error(r, 429, "queued", code="queue_full")
+                gate.release.set()
+                return [await t for t in tasks if t not in done]
+
+        statuses = [r.status_code for r in asyncio.run(go())]
+    assert statuses == [200, 200, 200]
