@@ -34,9 +34,9 @@ from tooltune.agent.cli import app as _agent_app  # noqa: E402
 
 app.add_typer(_agent_app, name="agent", help="The task agent (Agents SDK) on a tooltune server; `agent e2e` runs the scenarios.")
 
-from tooltune.eval.cli import app as _eval_app  # noqa: E402
+from tooltune.eval.cli import eval_command as _eval_cmd  # noqa: E402
 
-app.add_typer(_eval_app, name="eval", help="Evaluate models side by side (accuracy, validity, latency, BFCL) and write a report.")
+app.command("eval", help="Evaluate models side by side (accuracy, validity, latency, BFCL) and write a report.")(_eval_cmd)
 
 from tooltune.train.cli import merge as _merge_cmd, train as _train_cmd  # noqa: E402
 

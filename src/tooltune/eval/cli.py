@@ -15,7 +15,7 @@ def _fail(msg: str) -> None:
     raise typer.Exit(code=2)
 
 
-@app.callback(invoke_without_command=True)
+@app.command()
 def eval_command(
     model: List[str] = typer.Option(..., "--model", "-m", help="Run directory or embedded model name (repeat to compare); with --base-url, the served model name."),
     data: Optional[Path] = typer.Option(None, "--data", help="Eval JSONL (one Conversation per line, meta.kind = category)."),
