@@ -73,6 +73,9 @@ BAD_REQUESTS = [
     ({"model": "scripted", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}]},
      ["text content"], "messages[0].content"),
     ({"model": "scripted", "messages": USER, "n": 3}, ["n=1"], "n"),
+    ({"model": "scripted", "messages": USER + [{"role": "assistant", "tool_calls": [
+        {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": "{oops"}}]}]},
+     ["not a JSON object"], "messages[1].tool_calls[0].function.arguments"),
     ({"model": "scripted", "messages": USER, "tools": [TOOLS[0], TOOLS[0]]}, ["more than once"], "tools"),
     ({"model": "scripted", "messages": USER, "response_format": {"type": "xml"}}, ["response_format"], None),
 ]
@@ -174,6 +177,7 @@ def test_context_too_long_is_400(trouble, stream):
 def test_timeout_is_a_clean_error(trouble, stream):
     r = post(trouble, {"model": "slow", "messages": USER, "stream": stream})
     assert_error(r, 408, "timed out", code="timeout")
+    assert r.headers["x-should-retry"] == "false"
     assert post(trouble, {"model": "fine", "messages": USER}).status_code == 200
 
 

@@ -36,7 +36,7 @@ def error_response(status: int, message: str, type: str | None = None, param: st
 
 
 def _api_error_response(e: APIError) -> JSONResponse:
-    return JSONResponse(e.body.model_dump(), status_code=e.status)
+    return JSONResponse(e.body.model_dump(), status_code=e.status, headers=e.headers)
 
 
 def _field(loc: tuple[Any, ...]) -> str:

@@ -103,6 +103,12 @@ def to_generation_request(req: ChatCompletionRequest, constrained: bool) -> Gene
     for i, m in enumerate(req.messages):
         if m.role == "assistant":
             seen_ids.update(c.id for c in m.tool_calls or [])
+            for j, c in enumerate(m.tool_calls or []):
+                try:
+                    c.function.parsed_arguments()
+                except ValueError:
+                    raise bad_request(f"messages[{i}].tool_calls[{j}]: arguments are not a JSON object string",
+                                      param=f"messages[{i}].tool_calls[{j}].function.arguments") from None
         elif m.role == "tool" and m.tool_call_id not in seen_ids:
             raise bad_request(
                 f"messages[{i}]: tool result for tool_call_id {m.tool_call_id!r}, "
@@ -350,6 +356,7 @@ class ChatService:
                     f"The model produced an invalid tool call in {1 + self.max_retries} attempts: {failure}",
                     type="server_error",
                     code="invalid_tool_call",
+                    retry=False,
                 )
             assert last_final is not None
             final = last_final
@@ -381,7 +388,7 @@ async def with_deadline(items: AsyncIterator[Out], deadline: float, timeout_s: f
                 return
             except asyncio.TimeoutError:
                 raise APIError(408, f"request timed out after {timeout_s:g} s", type="timeout_error",
-                               code="timeout") from None
+                               code="timeout", retry=False) from None
             yield item
     finally:
         await items.aclose()

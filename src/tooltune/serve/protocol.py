@@ -229,9 +229,11 @@ class APIError(Exception):
     """An error the client should see, with its HTTP status and OpenAI error fields."""
 
     def __init__(self, status: int, message: str, type: str = "invalid_request_error",
-                 param: str | None = None, code: str | None = None) -> None:
+                 param: str | None = None, code: str | None = None, retry: bool | None = None) -> None:
         super().__init__(message)
         self.status = status
+        # ``x-should-retry`` is read by the openai clients: no point retrying what took this long.
+        self.headers = {} if retry is None else {"x-should-retry": "true" if retry else "false"}
         self.body = ErrorResponse(error=ErrorBody(message=message, type=type, param=param, code=code))
 
     def sse(self) -> str:
