@@ -152,3 +152,15 @@ def test_e2e_section_is_rendered_when_present(tmp_path):
     md = paths["md"].read_text()
     assert "| success rate | 50.0% |" in md and "| scenario delete | FAIL: task 3 still there |" in md
     assert "Task API end to end" in paths["html"].read_text()
+
+
+def test_merge_reports_side_by_side(eval_file):
+    from tooltune.eval import merge_reports
+
+    def one(spec, fn, **kw):
+        return run_eval([spec], data=eval_file, progress=False, engine_factory=lambda s, c: ScriptedEngine(fn), **kw)
+
+    merged = merge_reports(one("base", base), one("tuned", tuned), one("tuned", tuned, limit=1))
+    assert [m["name"] for m in merged["models"]] == ["base", "tuned"]
+    assert merged["models"][1]["results"]["data"]["summary"]["n"] == 1  # later results of the same model win
+    assert merged["models"][0]["results"]["data"]["summary"]["n"] == 7

@@ -5,7 +5,7 @@ and write a side-by-side report.
 writes report.json, report.md and report.html.
 """
 
-from .api import EvalError, run_eval
+from .api import EvalError, merge_reports, run_eval
 from .report import write_report
 
-__all__ = ["EvalError", "run_eval", "write_report"]
+__all__ = ["EvalError", "merge_reports", "run_eval", "write_report"]

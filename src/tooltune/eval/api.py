@@ -193,3 +193,29 @@ def run_eval(
             entry["training"] = curve
         report["models"].append(entry)
     return report
+
+
+def merge_reports(*reports: dict[str, Any]) -> dict[str, Any]:
+    """One side-by-side report from reports run separately (e.g. base earlier, tuned now).
+    Results of the same model name are combined suite by suite; suites keep first-seen order."""
+    if not reports:
+        raise EvalError("nothing to merge")
+    out = json.loads(json.dumps(reports[0], default=str))
+    by_name = {m["name"]: m for m in out["models"]}
+    for r in reports[1:]:
+        for s in r["suites"]:
+            if s not in out["suites"]:
+                out["suites"].append(s)
+        out["published"].update(r.get("published", {}))
+        out["config"]["suites"] = list(dict.fromkeys(out["config"]["suites"] + r["config"]["suites"]))
+        out["config"]["data"] = out["config"]["data"] or r["config"]["data"]
+        for m in r["models"]:
+            if m["name"] in by_name:
+                by_name[m["name"]]["results"].update(m["results"])
+                for key in ("e2e", "training"):
+                    if key in m:
+                        by_name[m["name"]][key] = m[key]
+            else:
+                by_name[m["name"]] = m
+                out["models"].append(m)
+    return out
