@@ -27,7 +27,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Union
+from typing import AsyncIterator, Union
 
 from tooltune.core.format import TOOL_CALL_OPEN, StreamingParser
 from tooltune.core.types import FunctionCall, ToolCall
@@ -194,8 +194,7 @@ def _call_problems(call: ToolCall, greq: GenerationRequest) -> list[str]:
     return errors
 
 
-async def _attempt(engine: Engine, greq: GenerationRequest,
-                   stats: dict[str, Any]) -> AsyncIterator[Union[OutContent, OutCall, _Invalid, EngineFinal]]:
+async def _attempt(engine: Engine, greq: GenerationRequest) -> AsyncIterator[Union[OutContent, OutCall, _Invalid, EngineFinal]]:
     """One generation, parsed: content pieces, whole validated calls, broken calls, the final."""
     parser = StreamingParser(stream_arguments=greq.constrained)
     pending: dict[int, _Pending] = {}
@@ -234,8 +233,6 @@ async def _attempt(engine: Engine, greq: GenerationRequest,
     async with contextlib.aclosing(engine.generate(greq)) as stream:
         async for item in stream:
             if isinstance(item, EngineDelta):
-                if "first_token_s" not in stats:
-                    stats["first_token_s"] = time.perf_counter()
                 for o in handle(parser.feed(item.text), at_end=False):
                     yield o
             elif isinstance(item, EngineFinal):
@@ -313,7 +310,7 @@ class ChatService:
                 final = None
                 content_this_attempt = False
                 try:
-                    async with contextlib.aclosing(_attempt(self.engine, req, {})) as items:
+                    async with contextlib.aclosing(_attempt(self.engine, req)) as items:
                         async for item in items:
                             if isinstance(item, OutContent):
                                 if attempt > 0 and sent_content and not content_this_attempt:
