@@ -51,7 +51,7 @@ def train(
     if result.interrupted:
         raise typer.Exit(code=130)
     s = result.summary
-    if s:
+    if s and result.is_main:
         extra = f", eval loss {s['eval_loss']}" if "eval_loss" in s else ""
         print(f"trained {s['steps']} steps in {s['train_seconds']} s ({s['tokens_per_s']} tokens/s{extra}); model: {out / 'model'}")
 

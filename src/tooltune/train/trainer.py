@@ -36,6 +36,8 @@ class TrainResult:
     steps: int
     interrupted: bool
     summary: dict
+    is_main: bool = True
+    """False on the other ranks of a multi-process run (they print nothing)."""
 
 
 def _embedding_module_name(model: Any) -> str:
@@ -287,7 +289,7 @@ def train(
             path = save_checkpoint(run_dir, step, unwrapped, optimizer, scheduler, cfg.keep_checkpoints)
             log(f"interrupted at step {step}/{total_steps}: checkpoint saved to {path}; continue with --resume")
         accelerator.wait_for_everyone()
-        return TrainResult(run_dir, step, True, {})
+        return TrainResult(run_dir, step, True, {}, main)
 
     train_s = time.perf_counter() - t0
     digests = accelerator.gather_for_metrics([_digest(unwrapped)], use_gather_object=True)
@@ -308,7 +310,7 @@ def train(
         plot_loss(metrics_path, run_dir / "loss.png")
         (run_dir / "train_summary.json").write_text(json.dumps(summary, indent=2))
     accelerator.wait_for_everyone()
-    return TrainResult(run_dir, total_steps, False, summary)
+    return TrainResult(run_dir, total_steps, False, summary, main)
 
 
 def save_model(model: Any, tok: Any, fmt: PromptFormat, cfg: TrainConfig, model_dir: Path) -> None:
