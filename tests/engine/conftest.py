@@ -74,18 +74,27 @@ class OracleModel:
     def get_input_embeddings(self):
         return self._emb
 
-    def __call__(self, input_ids, past_key_values, use_cache=True, logits_to_keep=1):
+    def __call__(self, input_ids, past_key_values, use_cache=True, logits_to_keep=1, attention_mask=None,
+                 position_ids=None):
         import torch
 
-        self.calls.append(input_ids.shape[1])
-        x = input_ids.to(torch.float32).view(1, 1, -1, 1)
+        rows, width = input_ids.shape
+        self.calls.append(width)
+        x = input_ids.to(torch.float32).view(rows, 1, width, 1)
         keys, _ = past_key_values.update(x, x, 0)
-        seq = keys.view(-1).long().tolist()
-        done = self.tok.decode(seq, skip_special_tokens=False).rsplit("<|im_start|>assistant\n", 1)[-1]
-        logits = torch.zeros(1, 1, self.vocab)
-        if self.target.startswith(done) and len(done) < len(self.target):
-            nxt = self.tok.encode(self.target[len(done):], add_special_tokens=False)[0]
-        else:
-            nxt = self.end
-        logits[0, 0, nxt] = 10.0
-        return SimpleNamespace(logits=logits)
+        keys = keys.view(rows, -1).long()
+        mask = attention_mask if attention_mask is not None else torch.ones_like(keys)
+        logits = torch.zeros(rows, width, self.vocab)
+        for r in range(rows):
+            real = mask[r].nonzero().flatten()
+            seq = keys[r, real].tolist()
+            # The last real token of this row's feed is where its next-token logits are read.
+            last_col = int(real[-1]) - (keys.shape[1] - width)
+            done = self.tok.decode(seq, skip_special_tokens=False).rsplit("<|im_start|>assistant\n", 1)[-1]
+            if self.target.startswith(done) and len(done) < len(self.target):
+                nxt = self.tok.encode(self.target[len(done):], add_special_tokens=False)[0]
+            else:
+                nxt = self.end
+            if 0 <= last_col < width:
+                logits[r, last_col, nxt] = 10.0
+        return SimpleNamespace(logits=logits[:, -logits_to_keep:] if logits_to_keep else logits)

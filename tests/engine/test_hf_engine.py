@@ -155,7 +155,9 @@ def test_concurrent_requests_get_their_own_results(engine, strict_tools):
     async def all_at_once():
         return await asyncio.gather(*(one(r) for r in requests))
 
+    engine.stats.reset()
     together = asyncio.run(all_at_once())
+    assert engine.stats.max_batch > 1  # they really shared forward passes
     assert [t for t, _ in together] == [t for t, _ in alone]
     assert [f.completion_tokens for _, f in together] == [f.completion_tokens for _, f in alone]
 

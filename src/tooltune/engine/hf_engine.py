@@ -46,6 +46,8 @@ class EngineStats:
     constraint_s: float = 0.0
     """Grammar work: masks, accepting tokens, jump-forward lookups."""
     cached_tokens: int = 0
+    max_batch: int = 0
+    """Most sequences advanced by one forward pass."""
 
     def reset(self) -> None:
         for name, value in EngineStats().__dict__.items():
@@ -62,10 +64,9 @@ class _Job:
     cancelled: bool = False
 
 
-@dataclass
+@dataclass(eq=False)
 class _Seq:
     job: _Job
-    cache: Any
     logits: Any
     budget: int
     cached_tokens: int
@@ -76,6 +77,10 @@ class _Seq:
     first_at: float | None = None
     bitmask: Any = None
     next_mask_ready: bool = False
+    row: int = -1
+    """Row in the decode batch."""
+    pending: list[int] = field(default_factory=list)
+    """Forced (jump-forward) tokens still to run, one per pass, while sharing passes with others."""
 
 
 class TransformersEngine:
@@ -189,7 +194,10 @@ class TransformersEngine:
         self._jobs.put(job)
 
     def _run(self) -> None:
+        from .batch import DecodeBatch
+
         torch = self._torch
+        self._batch = DecodeBatch(self.model, pad_id=self.end_of_turn_id)
         active: list[_Seq] = []
         with torch.inference_mode():
             while True:
@@ -209,35 +217,57 @@ class TransformersEngine:
                     except Exception as e:  # never let one request kill the worker
                         log.exception("prefill failed")
                         job.emit(e if isinstance(e, EngineError) else EngineError(f"generation failed: {e}"))
-                still = []
+                feeds: dict[_Seq, list[int]] = {}
                 for seq in active:
                     if seq.job.cancelled:
+                        self._batch.remove(seq)
                         continue
                     try:
-                        done = self._step(seq)
+                        feed = self._advance(seq)
                     except Exception as e:
                         log.exception("decode step failed")
                         seq.job.emit(EngineError(f"generation failed: {e}"))
-                        done = True
-                    if not done:
-                        still.append(seq)
-                active = still
+                        self._batch.remove(seq)
+                        feed = None
+                    if feed is not None:
+                        feeds[seq] = feed
+                active = list(feeds)
+                if not feeds:
+                    continue
+                if len(feeds) > 1:
+                    # Sharing a pass: a jump-forward run would make every row compute its width, so
+                    # forced tokens go one per pass (still without sampling or masking).
+                    for seq, feed in feeds.items():
+                        if len(feed) > 1:
+                            seq.pending = feed[1:]
+                            feeds[seq] = feed[:1]
+                t0 = time.perf_counter()
+                try:
+                    logits = self._batch.step(feeds)
+                except Exception as e:
+                    log.exception("forward pass failed")
+                    for seq in active:
+                        seq.job.emit(EngineError(f"generation failed: {e}"))
+                    self._batch = DecodeBatch(self.model, pad_id=self.end_of_turn_id)
+                    active = []
+                    continue
+                st = self.stats
+                st.decode_s += time.perf_counter() - t0
+                st.decode_passes += 1
+                st.decode_tokens += sum(len(f) for f in feeds.values())
+                st.max_batch = max(st.max_batch, len(feeds))
+                for seq in active:
+                    seq.logits = logits[seq]
 
-    def _forward(self, tokens: list[int], cache: Any, prefill: bool = False) -> Any:
+    def _forward(self, tokens: list[int], cache: Any) -> Any:
+        """Prefill (the part of the prompt the prefix cache does not hold)."""
         torch = self._torch
         t0 = time.perf_counter()
         out = self.model(input_ids=torch.tensor([tokens], dtype=torch.long), past_key_values=cache,
                          use_cache=True, logits_to_keep=1)
         logits = out.logits[0, -1].float()
-        dt = time.perf_counter() - t0
-        st = self.stats
-        if prefill:
-            st.prefill_tokens += len(tokens)
-            st.prefill_s += dt
-        else:
-            st.decode_tokens += len(tokens)
-            st.decode_passes += 1
-            st.decode_s += dt
+        self.stats.prefill_tokens += len(tokens)
+        self.stats.prefill_s += time.perf_counter() - t0
         return logits
 
     def _start(self, job: _Job) -> _Seq:
@@ -246,27 +276,27 @@ class TransformersEngine:
         ids = job.prompt_ids
         n, layers = self.prefix_cache.lookup(ids)
         cache = DynamicCache(ddp_cache_data=layers) if layers else DynamicCache()
-        logits = self._forward(ids[n:], cache, prefill=True)
+        logits = self._forward(ids[n:], cache)
         self.stats.cached_tokens += n
-        self._remember(ids, cache)
+        kv = [(layer.keys, layer.values) for layer in cache.layers]
+        self._remember(ids, kv)
         sampling = job.request.sampling
         budget = self.max_context - len(ids)
         if sampling.max_tokens is not None:
             budget = min(budget, sampling.max_tokens)
-        seq = _Seq(job=job, cache=cache, logits=logits, budget=budget, cached_tokens=n,
+        seq = _Seq(job=job, logits=logits, budget=budget, cached_tokens=n,
                    generator=make_generator(sampling.seed))
         if job.compiled is not None:
-            seq.matcher = self.constraints.matcher(job.compiled)
             import xgrammar as xgr
 
+            seq.matcher = self.constraints.matcher(job.compiled)
             seq.bitmask = xgr.allocate_token_bitmask(1, self.vocab_size)
+        self._batch.add(seq, kv, len(ids))
         return seq
 
-    def _remember(self, ids: list[int], cache: Any) -> None:
-        length = cache.get_seq_length()
-        if length != len(ids):
-            return
-        self.prefix_cache.store(ids, [(layer.keys, layer.values) for layer in cache.layers])
+    def _remember(self, ids: list[int], kv: list[tuple[Any, Any]]) -> None:
+        if kv and kv[0][0].shape[-2] == len(ids):
+            self.prefix_cache.store(ids, kv)
 
     def _choose(self, seq: _Seq) -> int:
         sampling = seq.job.request.sampling
@@ -283,9 +313,14 @@ class TransformersEngine:
         self.stats.sampled_tokens += 1
         return sample(logits, sampling.temperature, sampling.top_p, seq.generator)
 
-    def _step(self, seq: _Seq) -> bool:
-        """Pick one token (plus whatever the grammar forces after it), feed it, stream the new
-        text. True when the sequence has finished."""
+    def _advance(self, seq: _Seq) -> list[int] | None:
+        """Pick one token (plus whatever the grammar forces after it) and stream the new text.
+        Returns the tokens to run the model on next, or None when the sequence has finished."""
+        if seq.pending:  # forced tokens already chosen (and streamed): just run them
+            if len(self._batch.rows) <= 1:
+                feed, seq.pending = seq.pending, []
+                return feed
+            return [seq.pending.pop(0)]
         token = self._choose(seq)
         if token in self.stop_ids:
             return self._finish(seq, "stop")
@@ -316,8 +351,7 @@ class TransformersEngine:
             self.stats.constraint_s += time.perf_counter() - t0
             if only_stop:
                 return self._finish(seq, "stop")
-        seq.logits = self._forward(feed, seq.cache)
-        return False
+        return feed
 
     def _only_stop_allowed(self, bitmask: Any) -> bool:
         words = bitmask[0]
@@ -356,8 +390,7 @@ class TransformersEngine:
             return [old[-1]]
         in_cache = len(old) - 1  # the last sampled token has not been run yet
         keep = min(k, in_cache)
-        if in_cache > keep:
-            seq.cache.crop(-(in_cache - keep))
+        self._batch.rollback(seq, in_cache - keep)
         seq.ids = list(new)
         return new[keep:]
 
@@ -395,7 +428,7 @@ class TransformersEngine:
             seq.first_at = time.perf_counter()
         seq.job.emit(EngineDelta(text))
 
-    def _finish(self, seq: _Seq, reason: str) -> bool:
+    def _finish(self, seq: _Seq, reason: str) -> None:
         # Flush text held back as a possible stop-string start (cut at any stop that did occur).
         text = self.tokenizer.decode(seq.ids, skip_special_tokens=False)
         for s in list(DEFAULT_STOPS) + list(seq.job.request.sampling.stop or []):
@@ -406,7 +439,8 @@ class TransformersEngine:
         now = time.perf_counter()
         job = seq.job
         full = job.prompt_ids + seq.ids
-        self._remember(full[: seq.cache.get_seq_length()], seq.cache)
+        self._remember(full[: self._batch.length(seq)], self._batch.extract(seq))
+        self._batch.remove(seq)
         job.emit(EngineFinal(
             finish_reason=reason,  # type: ignore[arg-type]
             prompt_tokens=len(job.prompt_ids),
@@ -415,4 +449,4 @@ class TransformersEngine:
             time_to_first_token_s=(seq.first_at or now) - job.started,
             total_s=now - job.started,
         ))
-        return True
+        return None
