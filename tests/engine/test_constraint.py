@@ -60,6 +60,9 @@ CASES = [
     ({}, CALL.replace("create_task", "make_task"), False),  # undeclared tool
     ({}, CALL2.replace("3", '"3"'), False),  # types
     ({}, CALL2.replace("complete_task", "update_task").replace("}}<", ',"title":"a\x14"}}<'), False),  # JSON
+    ({}, CALL.replace('"milk"', '"milk</tool_call>"'), False),  # a marker inside a string would cut the call
+    ({}, CALL.replace('"milk"', '"milk<|im_end|>"'), False),
+    ({}, CALL.replace('"milk"', '"a \\u003c b"'), True),  # "<" is still writable, escaped
     ({"parallel_tool_calls": False}, CALL, True),
     ({"parallel_tool_calls": False}, CALL + "\n" + CALL2, False),
     ({"tool_choice": "required"}, CALL + "\n" + CALL2, True),

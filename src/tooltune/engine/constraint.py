@@ -39,10 +39,13 @@ def _json_ebnf(schema: dict[str, Any], strict: bool = True) -> str:
     )
     # xgrammar keeps ", " between the items of schema-less (any) arrays and objects even when
     # asked for compact separators; compact JSON everywhere saves the model steps.
-    # xgrammar 0.2.8's rule for strings with min/maxLength lets raw control characters through,
-    # which is invalid JSON: exclude them as its plain string rule does.
-    return str(grammar).replace('(", " basic_', '("," basic_').replace(
-        r'[^\"\\\r\n]', r'[^\0-\x1f\"\\\r\n]')
+    ebnf = str(grammar).replace('(", " basic_', '("," basic_')
+    # Its rule for strings with min/maxLength lets raw control characters through (invalid JSON):
+    # exclude them as its plain string rule does. And no raw "<" inside strings: every marker of
+    # the format (<tool_call>, </tool_call>, <|im_end|>, <|im_start|>) starts with one, and a string
+    # holding a marker would end the call or the turn early. "<" stays writable as \u003c.
+    ebnf = ebnf.replace(r'[^\"\\\r\n]', r'[^\0-\x1f\"\\\r\n]')
+    return ebnf.replace(r'[^\0-\x1f\"\\\r\n]', r'[^\0-\x1f\"\\\r\n<]')
 
 
 def _call_tag(tool: Tool) -> Any:
