@@ -174,3 +174,17 @@ def test_abandoned_stream_does_not_block_the_engine(engine, strict_tools):
         return text
 
     assert asyncio.run(go()).startswith('<tool_call>{"name":"set_mode"')
+
+
+def test_calls_near_max_tokens_are_closed_not_cut(engine):
+    """A random model writes strings forever; close to max_tokens the engine closes the call."""
+    from tooltune.core.tools import parse_tools
+
+    tools = parse_tools([{"type": "function", "function": {"name": "note", "parameters": {
+        "type": "object", "properties": {"text": {"type": "string"}, "tags": {"type": "array", "items": {"type": "string"}}},
+        "required": ["text", "tags"], "additionalProperties": False}}}])
+    for seed in range(3):
+        text, final = run(engine, req(tools, tool_choice="note", temperature=1.0, seed=seed, max_tokens=40))
+        parsed = parse_output(text)
+        assert final.finish_reason == "stop" and not parsed.malformed, text
+        assert call_errors(parsed.tool_calls[0], tools) == []

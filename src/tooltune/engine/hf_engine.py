@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Callable
 
 from tooltune.core.format import PromptFormat, render_prompt
-from tooltune.core.format.tokens import IM_END, IM_START
+from tooltune.core.format.tokens import IM_END, IM_START, TOOL_CALL_CLOSE, TOOL_CALL_OPEN
 
 from .base import ContextTooLong, EngineDelta, EngineError, EngineFinal, GenerationRequest
 from .constraint import ConstraintCompiler, forced_tool
@@ -27,6 +27,10 @@ from .sampling import make_generator, sample
 log = logging.getLogger(__name__)
 
 DEFAULT_STOPS = (IM_END, IM_START)
+CLOSE_RESERVE = 24
+"""When a constrained call (or JSON content) is still open this many tokens before max_tokens,
+decoding turns to closing it: among the allowed tokens, those that close a string, object or
+array (or end the turn) win, so the call completes instead of being cut off."""
 """Text that ends a turn even when the model spells it out of ordinary tokens."""
 
 
@@ -117,6 +121,7 @@ class TransformersEngine:
         self.stop_ids = frozenset(stops)
         self.prefix_cache = PrefixCache(prefix_cache_entries)
         self.stats = EngineStats()
+        self._closer_mask = None
         self._constraints: ConstraintCompiler | None = None
         self._constraints_lock = threading.Lock()
         self._jobs: queue.Queue[_Job] = queue.Queue()
@@ -298,7 +303,54 @@ class TransformersEngine:
         if kv and kv[0][0].shape[-2] == len(ids):
             self.prefix_cache.store(ids, kv)
 
+    @property
+    def _closers(self) -> Any:
+        """Per token, how much its text closes JSON, as a [2, vocab] table: row 0 when the output
+        is outside a string (closing brackets up; anything opening a value, member or string
+        down), row 1 inside a string (only tokens with a quote count, scored by what follows it).
+        The end-of-turn tokens score highest."""
+        if self._closer_mask is None:
+            torch = self._torch
+
+            def structural(text: str) -> float:
+                return 4.0 * (text.count("}") + text.count("]")) - 3.0 * sum(text.count(c) for c in ',{[:"')
+
+            table = torch.full((2, self.vocab_size), -1e6, dtype=torch.float32)
+            for i in range(min(self.vocab_size, len(self.tokenizer))):
+                piece = self.tokenizer.decode([i], skip_special_tokens=False)
+                table[0, i] = structural(piece)
+                if '"' in piece:
+                    table[1, i] = 10.0 + structural(piece[piece.index('"') + 1:])
+            for i in self.stop_ids:
+                table[:, i] = 100.0
+            self._closer_mask = table
+        return self._closer_mask
+
+    @staticmethod
+    def _in_json_string(text: str) -> bool:
+        inside = escaped = False
+        for c in text:
+            if escaped:
+                escaped = False
+            elif c == "\\":
+                escaped = inside
+            elif c == '"':
+                inside = not inside
+        return inside
+
+    def _open_structure(self, seq: _Seq) -> str | None:
+        """The open tool call's (or constrained JSON content's) text so far, or None."""
+        text = self.tokenizer.decode(seq.ids, skip_special_tokens=False)  # only near the budget's end
+        fmt = seq.job.request.response_format
+        if fmt and fmt.get("type") in ("json_object", "json_schema") and TOOL_CALL_OPEN not in text:
+            return text
+        start = text.rfind(TOOL_CALL_OPEN)
+        if start < 0 or text.rfind(TOOL_CALL_CLOSE) > start:
+            return None
+        return text[start + len(TOOL_CALL_OPEN):]
+
     def _choose(self, seq: _Seq) -> int:
+        torch = self._torch
         sampling = seq.job.request.sampling
         logits = seq.logits
         if seq.matcher is not None:
@@ -309,6 +361,14 @@ class TransformersEngine:
                 seq.matcher.fill_next_token_bitmask(seq.bitmask)
             seq.next_mask_ready = False
             xgr.apply_token_bitmask_inplace(logits.view(1, -1), seq.bitmask)
+            open_text = self._open_structure(seq) if seq.budget - len(seq.ids) <= CLOSE_RESERVE else None
+            if open_text is not None:
+                # Closing mode: the allowed token that closes the most wins (then the likeliest).
+                allowed = torch.isfinite(logits)
+                score = self._closers[int(self._in_json_string(open_text))].masked_fill(~allowed, -1e9)
+                best = score == score.max()
+                self.stats.constraint_s += time.perf_counter() - t0
+                return int(torch.argmax(logits.masked_fill(~best, float("-inf"))))
             self.stats.constraint_s += time.perf_counter() - t0
         self.stats.sampled_tokens += 1
         return sample(logits, sampling.temperature, sampling.top_p, seq.generator)
