@@ -276,6 +276,10 @@ def main(argv: list[str] | None = None) -> int:
                 "ours_p50_ms_same_prompts": round(1000 * o50), "speedup_p50": round(b50 / o50, 2),
                 "speedup_mean": round(statistics.mean(b["total"] for b in base) / statistics.mean(r["total"] for r in ours), 2),
                 "decode_tok_s": round(sum(b["tokens"] for b in base) / sum(b["total"] for b in base), 1),
+                "tokens_mean": round(statistics.mean(b["tokens"] for b in base), 1),
+                "ms_per_token": round(1000 * sum(b["total"] for b in base) / sum(b["tokens"] for b in base), 1),
+                "ours_ms_per_completion_token": round(1000 * sum(r["total"] for r in ours) / max(1, sum(
+                    r["usage"].get("completion_tokens", 0) for r in ours)), 1),
                 "exact_match_pct": round(100 * sum(calls_match(b["calls"], t["expected"]) for b, t in zip(base, base_turns)) / len(base), 1),
                 "ours_exact_match_pct_same_prompts": round(100 * sum(r["match"] for r in ours) / len(ours), 1)}
     finally:

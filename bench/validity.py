@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     engine = load_engine(args.model, quantize=None if args.quantize == "none" else args.quantize)
     outcomes: Counter[str] = Counter()
     examples: dict[str, str] = {}
+    failures: list[dict] = []
     by_tool: Counter[str] = Counter()
     started = time.perf_counter()
     for i in range(args.n):
@@ -72,14 +73,18 @@ def main(argv: list[str] | None = None) -> int:
             outcome = "valid"
             by_tool[parsed.tool_calls[0].name] += 1
         outcomes[outcome] += 1
-        examples.setdefault(outcome, text)
+        if outcome == "valid":
+            examples.setdefault(outcome, text)
+        elif len(failures) < 20:
+            failures.append({"i": i, "outcome": outcome, "finish": final.finish_reason, "text": text,
+                             "malformed": parsed.malformed})
         if (i + 1) % 100 == 0:
             print(f"{i + 1}/{args.n} {dict(outcomes)} {time.perf_counter() - started:.0f}s", file=sys.stderr, flush=True)
     valid = outcomes["valid"]
     print(json.dumps({"model": args.model, "n": args.n, "temperature": args.temperature, "valid": valid,
                       "valid_pct": round(100 * valid / args.n, 2), "outcomes": dict(outcomes),
                       "calls_by_tool": dict(by_tool), "seconds": round(time.perf_counter() - started, 1),
-                      "examples": examples}, indent=1, ensure_ascii=False))
+                      "example": examples.get("valid"), "failures": failures}, indent=1, ensure_ascii=False))
     return 0 if valid == args.n else 1
 
 
