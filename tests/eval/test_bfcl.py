@@ -132,10 +132,16 @@ def test_function_docs_become_openai_tools():
 
 
 def test_case_scoring_uses_the_checker():
-    functions = bfcl.add_python_hint([PING])
-    case = EvalCase(id="x", conversation_id="x", turn=0, category="bfcl:simple", messages=[], tools=parse_tools(bfcl.functions_to_tools(functions)),
-                    bfcl={"functions": functions, "possible_answer": [{"ping": {"host": ["a.com"]}}], "category": "simple"})
+    functions = bfcl.add_python_hint([PING, AREA])
+    tools = parse_tools(bfcl.functions_to_tools(functions))
+    case = EvalCase(id="y", conversation_id="y", turn=0, category="bfcl:multiple", messages=[], tools=tools,
+                    bfcl={"functions": functions, "possible_answer": [ANSWER], "category": "multiple"})
     from tooltune.core.types import make_call
+    area = Prediction(tool_calls=[make_call("geo_area", {"shape": "circle", "size": 2})])
+    s = score_case(case, area, bfcl_verdict(case, area))
+    assert s.correct and s.tool_selection and s.expected_names == ["geo_area"] and s.schema_valid
+    case = EvalCase(id="x", conversation_id="x", turn=0, category="bfcl:simple", messages=[], tools=tools,
+                    bfcl={"functions": functions[:1], "possible_answer": [{"ping": {"host": ["a.com"]}}], "category": "simple"})
     good = Prediction(tool_calls=[make_call("ping", {"host": "A.com"})])
     bad = Prediction(tool_calls=[make_call("ping", {"host": "b.com"})])
     assert score_case(case, good, bfcl_verdict(case, good)).correct

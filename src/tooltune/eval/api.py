@@ -108,7 +108,7 @@ def score_suite(suite: Suite, preds: Sequence[Prediction]) -> dict[str, Any]:
         "confusion": confusion_matrix(scores),
         "failures": failures,
         "n_failures": sum(1 for s in scores if not s.correct),
-        "cases": [score_dict(s) for s in scores],
+        "cases": [{**score_dict(s), "raw": p.raw} for s, p in zip(scores, preds)],
     }
 
 

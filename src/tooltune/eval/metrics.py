@@ -161,7 +161,8 @@ def score_case(case: EvalCase, pred: Prediction, bfcl_result: dict[str, Any] | N
     got = list(pred.tool_calls)
     exp_names = sorted(c.function.name for c in exp_calls)
     if case.bfcl is not None:
-        exp_names = sorted(name for ans in case.bfcl.get("possible_answer", []) for name in ans)
+        # BFCL names may hold dots; tools are offered with underscores (as for OpenAI-style models)
+        exp_names = sorted(name.replace(".", "_") for ans in case.bfcl.get("possible_answer", []) for name in ans)
     got_names = sorted(c.function.name for c in got)
     predicted_call = bool(got) or bool(pred.malformed)
     reasons: list[str] = []
