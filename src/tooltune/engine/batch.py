@@ -93,7 +93,7 @@ class DecodeBatch:
         if not free or length > self.pos or self.pos + 16 > self.capacity or wasteful:
             # Re-lay (copies every live row once): exactly one free row, columns for the longest.
             pos = max(live + [length])
-            self._rebuild(len(live) + 1, pos, pos + 128 + pos // 2, layers)
+            self._rebuild(len(live) + 1, pos, pos + 96 + pos // 4, layers)
             free = [i for i, r in enumerate(self.rows) if r is None]
         row = free[0]
         for layer, (k, v) in enumerate(layers):
@@ -113,9 +113,11 @@ class DecodeBatch:
         live = self._live_lengths()
         if not live:
             self.rows, self.lengths, self.pos = [], [], 0
+            self.kbufs, self.vbufs = [], []  # free the buffers while idle
+            self.mask = torch.zeros(0, 0, dtype=torch.long)
         elif len(self.rows) - len(live) > len(live):
             pos = max(live)
-            self._rebuild(len(live), pos, pos + 128 + pos // 2, list(zip(self.kbufs, self.vbufs)))
+            self._rebuild(len(live), pos, pos + 96 + pos // 4, list(zip(self.kbufs, self.vbufs)))
 
     def rollback(self, owner: Any, n: int) -> None:
         """Forget the last ``n`` real tokens of a row (their columns are masked out)."""
@@ -155,7 +157,7 @@ class DecodeBatch:
         if self.pos + width > self.capacity:
             live = self._live_lengths()
             pos = max(live)
-            self._rebuild(len(self.rows), pos, pos + width + 128 + pos // 2,
+            self._rebuild(len(self.rows), pos, pos + width + 96 + pos // 4,
                           list(zip(self.kbufs, self.vbufs)))
         row_ids = [only.row] if only is not None else list(range(len(self.rows)))
         rows = len(row_ids)

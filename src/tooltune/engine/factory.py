@@ -56,7 +56,7 @@ def load_engine(
     quantize: str | None = None,
     name: str | None = None,
     threads: int | None = None,
-    prefix_cache_entries: int = 8,
+    prefix_cache_entries: int = 4,
     jump_forward: bool = True,
     max_context: int | None = None,
 ) -> TransformersEngine:

@@ -87,6 +87,16 @@ class _Seq:
     """Forced (jump-forward) tokens still to run, one per pass, while sharing passes with others."""
 
 
+def _trim_heap() -> None:
+    """glibc keeps freed memory in per-thread arenas; hand it back (keeps the server's RSS flat)."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 class TransformersEngine:
     """Engine over a loaded causal LM (see ``load_engine`` for loading by name)."""
 
@@ -99,7 +109,7 @@ class TransformersEngine:
         name: str = "model",
         constrained: bool = True,
         max_context: int | None = None,
-        prefix_cache_entries: int = 8,
+        prefix_cache_entries: int = 4,
         jump_forward: bool = True,
     ) -> None:
         import torch
@@ -208,6 +218,8 @@ class TransformersEngine:
             while True:
                 pending = []
                 if not active:
+                    if self._jobs.empty():
+                        _trim_heap()  # idle: give freed KV buffers back to the OS
                     pending.append(self._jobs.get())
                 while True:
                     try:
