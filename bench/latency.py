@@ -166,7 +166,7 @@ def baseline_generate(model_spec: str, turns: list[dict[str, Any]], max_tokens: 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default=str(DEFAULT_RUN) if DEFAULT_RUN.exists() else "smollm2-135m")
+    ap.add_argument("--model", default=str(DEFAULT_RUN) if (DEFAULT_RUN / "model").exists() else "smollm2-135m")
     ap.add_argument("--data", type=Path, default=Path("/tmp/lat/eval.jsonl"))
     ap.add_argument("--url", help="use a running server instead of starting one (no RSS then)")
     ap.add_argument("--served-name", default="bench", help="model name on --url")
