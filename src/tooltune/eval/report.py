@@ -39,7 +39,7 @@ def fmt(value: Any, unit: str = "rate") -> str:
     if unit == "rate":
         return f"{100 * value:.1f}%"
     if unit == "ms":
-        return f"{1000 * value:.0f} ms"
+        return f"{1000 * value:.0f} ms" if value < 10 else f"{value:.1f} s"
     return f"{value:.1f}"
 
 
@@ -280,7 +280,7 @@ td.t{text-align:left}details{margin:.3rem 0}summary{cursor:pointer}.cm td{text-a
 """
 
 
-_NUMERIC = re.compile(r"^(–|-?[\d.,]+\s*(%|ms)?(\s*\(n=\d+\))?|\d+ / \d+)$")
+_NUMERIC = re.compile(r"^(–|-?[\d.,]+\s*(%|ms|s)?(\s*\(n=\d+\))?|\d+ / \d+)$")
 
 
 def _html_table(header: list[str], rows: list[list[str]], cls: str = "") -> str:
