@@ -75,6 +75,8 @@ def main() -> None:
             if not ok and shown < args.show_errors:
                 shown += 1
                 print(f"--- miss ({kind}): expected {sorted(exp)}\n    got {text.split('<|im_end|>')[0]!r}")
+        done = min(b + args.batch, len(turns))
+        print(f"  {done}/{len(turns)} turns, {exact} exact so far ({time.perf_counter() - t0:.0f} s)", flush=True)
     n = len(turns)
     print(f"turns {n}  exact tool-call match {exact / n:.1%}  valid JSON {json_ok}/{with_blocks}"
           f"  ({time.perf_counter() - t0:.0f} s)")
