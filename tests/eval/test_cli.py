@@ -164,3 +164,13 @@ def test_merge_reports_side_by_side(eval_file):
     assert [m["name"] for m in merged["models"]] == ["base", "tuned"]
     assert merged["models"][1]["results"]["data"]["summary"]["n"] == 1  # later results of the same model win
     assert merged["models"][0]["results"]["data"]["summary"]["n"] == 7
+
+
+def test_merged_config_says_when_parts_differ(eval_file):
+    from tooltune.eval import merge_reports
+
+    def one(**kw):
+        return run_eval(["m"], data=eval_file, progress=False, engine_factory=lambda s, c: ScriptedEngine(tuned), **kw)
+
+    merged = merge_reports(one(limit=2), one(limit=3, constrained=False))
+    assert merged["config"]["limit"] == "2 / 3" and merged["config"]["constrained"] == "mixed"

@@ -209,6 +209,10 @@ def merge_reports(*reports: dict[str, Any]) -> dict[str, Any]:
         out["published"].update(r.get("published", {}))
         out["config"]["suites"] = list(dict.fromkeys(out["config"]["suites"] + r["config"]["suites"]))
         out["config"]["data"] = out["config"]["data"] or r["config"]["data"]
+        for key in ("limit", "max_tokens", "constrained", "base_url"):
+            if r["config"].get(key) != out["config"].get(key):  # parts ran differently: say so, do not pick one
+                seen = [str(v) for v in (out["config"].get(key), r["config"].get(key))]
+                out["config"][key] = " / ".join(dict.fromkeys(seen)) if key != "constrained" else "mixed"
         for m in r["models"]:
             if m["name"] in by_name:
                 by_name[m["name"]]["results"].update(m["results"])

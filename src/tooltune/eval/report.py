@@ -165,6 +165,11 @@ def loss_chart(model: dict[str, Any]) -> str | None:
 
 # ---------------------------------------------------------------- markdown
 
+def _constraint(cfg: dict[str, Any]) -> str:
+    value = cfg.get("constrained")
+    return "constrained" if value is True else "unconstrained" if value is False else "mixed constrained/unconstrained"
+
+
 def _summary_rows(report: dict[str, Any], suite: str) -> list[list[str]]:
     rows = []
     for key, label, unit in METRICS:
@@ -237,7 +242,7 @@ def to_markdown(report: dict[str, Any]) -> str:
     cfg = report["config"]
     out = ["# tooltune eval report", "",
            f"Created {report['created']} · models: {', '.join(names)} · "
-           f"{'constrained' if cfg['constrained'] else 'unconstrained'} decoding, {cfg['decoding']}"
+           f"{_constraint(cfg)} decoding, {cfg['decoding']}"
            + (f" · via {cfg['base_url']}" if cfg.get("base_url") else " · in-process")
            + (f" · limit {cfg['limit']}" if cfg.get("limit") else ""), ""]
     overview = overview_rows(report)
@@ -314,7 +319,7 @@ def to_html(report: dict[str, Any]) -> str:
     names = [m["name"] for m in report["models"]]
     cfg = report["config"]
     parts = [f"<h1>tooltune eval report</h1><p class='meta'>Created {html.escape(report['created'])} · models: "
-             f"<b>{html.escape(', '.join(names))}</b> · {'constrained' if cfg['constrained'] else 'unconstrained'} decoding, "
+             f"<b>{html.escape(', '.join(names))}</b> · {_constraint(cfg)} decoding, "
              f"{html.escape(cfg['decoding'])}" + (f" · via {html.escape(cfg['base_url'])}" if cfg.get("base_url") else " · in-process")
              + (f" · limit {cfg['limit']}" if cfg.get("limit") else "") + "</p>"]
     overview = overview_rows(report)
