@@ -38,6 +38,9 @@ def train(
 
     overrides = dict(base=base, method=method, epochs=epochs, lr=lr, max_steps=max_steps, max_examples=max_examples,
                      batch_tokens=batch_tokens, lora_r=lora_r, seed=seed, checkpoint_every=checkpoint_every)
+    saved = out / "train_config.yaml"
+    if resume and recipe is None and saved.is_file():
+        recipe = str(saved)  # a resumed run keeps its own settings (flags still override)
     try:
         cfg = make_config(recipe, overrides)
     except RecipeError as e:
