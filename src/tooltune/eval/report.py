@@ -127,13 +127,19 @@ def latency_chart(report: dict[str, Any]) -> str | None:
         return None
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 3.2))
-    hi = max(max(v) for v in series.values())
-    bins = [hi * i / 30 for i in range(31)] if hi > 0 else 10
+    every = sorted(v for vals in series.values() for v in vals)
+    hi, lo, mid = every[-1], max(every[0], 1e-3), every[len(every) // 2]
+    spread = hi > 20 * max(mid, 1e-3)  # a long tail (e.g. a loaded machine): log axis keeps both ends readable
+    if spread:
+        bins = [lo * (hi / lo) ** (i / 30) for i in range(31)]
+        ax.set_xscale("log")
+    else:
+        bins = [hi * i / 30 for i in range(31)] if hi > 0 else 10
     for name, vals in series.items():
         ax.hist(vals, bins=bins, alpha=0.55, label=name)
     ax.axvline(500, color="red", linestyle=":", linewidth=1)
     ax.text(505, ax.get_ylim()[1] * 0.95, "500 ms goal", color="red", fontsize=7, va="top")
-    ax.set_xlabel("request latency (ms)")
+    ax.set_xlabel("request latency (ms)" + (", log scale" if spread else ""))
     ax.set_ylabel("requests")
     from matplotlib.ticker import MaxNLocator
 
