@@ -44,6 +44,22 @@ app.command("train")(_train_cmd)
 app.command("merge")(_merge_cmd)
 
 
+@app.command("demo")
+def demo(
+    out: str = typer.Option("runs/demo", help="Run directory (reused: a second run only redoes what is missing)."),
+    n: int = typer.Option(2000, help="Conversations to generate (train + eval)."),
+    eval_limit: int = typer.Option(60, help="Held-out conversations evaluated per model."),
+    quantize: str = typer.Option("int8", help="Serving/eval weights: int8, bf16 or none."),
+) -> None:
+    """The main job on the embedded model: data -> train -> eval base vs tuned -> serve + Task API
+    -> end-to-end agent scenarios -> RUN/report.html and report.json."""
+    from pathlib import Path
+
+    from tooltune.demo import run_demo
+
+    run_demo(Path(out), n=n, eval_limit=eval_limit, quantize=None if quantize == "none" else quantize)
+
+
 def main() -> None:
     app()
 

@@ -224,6 +224,26 @@ def e2e_rows(report: dict[str, Any]) -> tuple[list[str], list[list[str]]] | None
     return ["metric"] + [m["name"] for m in models], rows
 
 
+def headline_rows(report: dict[str, Any]) -> tuple[list[str], list[list[str]]] | None:
+    """The demo's headline numbers (``report["headline"]``, written by ``tooltune demo``) against
+    the spec's targets and our own bars."""
+    rows = report.get("headline")
+    if not rows:
+        return None
+    mark = {True: " ✓", False: " ✗", None: ""}
+
+    def show(v: Any, unit: str) -> str:
+        return fmt(v, "ms") if unit == "s" else fmt(v)
+
+    out = []
+    for r in rows:
+        op = "≥ " if r["higher"] else "≤ "
+        out.append([r["label"], show(r["value"], r["unit"]),
+                    op + show(r["spec"], r["unit"]) + mark[r["meets_spec"]] if r["spec"] is not None else "–",
+                    op + show(r["ours"], r["unit"]) + mark[r["meets_ours"]] if r["ours"] is not None else "–"])
+    return ["metric", "measured", "spec target", "our bar"], out
+
+
 def overview_rows(report: dict[str, Any]) -> tuple[list[str], list[list[str]]] | None:
     """One row per model: turn accuracy per suite, then JSON validity and p50 latency on the eval data."""
     suites = [s for s in report["suites"] if s != "taskapi-e2e"]
@@ -251,6 +271,9 @@ def to_markdown(report: dict[str, Any]) -> str:
            f"{_constraint(cfg)} decoding, {cfg['decoding']}"
            + (f" · via {cfg['base_url']}" if cfg.get("base_url") else " · in-process")
            + (f" · limit {cfg['limit']}" if cfg.get("limit") else ""), ""]
+    head = headline_rows(report)
+    if head:
+        out += ["## Headline", "", _md_table(*head), ""]
     overview = overview_rows(report)
     if overview:
         out += ["## Overview", "", _md_table(*overview), ""]
@@ -328,6 +351,9 @@ def to_html(report: dict[str, Any]) -> str:
              f"<b>{html.escape(', '.join(names))}</b> · {_constraint(cfg)} decoding, "
              f"{html.escape(cfg['decoding'])}" + (f" · via {html.escape(cfg['base_url'])}" if cfg.get("base_url") else " · in-process")
              + (f" · limit {cfg['limit']}" if cfg.get("limit") else "") + "</p>"]
+    head = headline_rows(report)
+    if head:
+        parts.append("<h2>Headline</h2>" + _html_table(*head))
     overview = overview_rows(report)
     if overview:
         parts.append("<h2>Overview</h2>" + _html_table(*overview))
