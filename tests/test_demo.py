@@ -9,7 +9,7 @@ def _report(exact, valid, e2e, p50):
         "models": [{"name": "tuned", "results": {"data": {
             "summary": {"exact_match": exact, "accuracy": 0.9, "json_valid": valid},
             "by_category": {"single": {"n": 3, "accuracy": 1.0, "latency_p50_s": p50, "latency_p95_s": p50 * 2}},
-            "confusion": {}, "failures": [], "n_failures": 0}}, "e2e": {"success_rate": e2e}}],
+            "confusion": {}, "failures": [], "n_failures": 0, "cases": []}}, "e2e": {"success_rate": e2e}}],
     }
 
 
