@@ -131,7 +131,8 @@ def run_demo(out: Path = Path("runs/demo"), n: int = 2000, seed: int = 0, eval_l
     else:
         resume = last_checkpoint(out) is not None
         result = train(make_config(None), train_file, out, eval_data=eval_file, resume=resume, log=console.print)
-        done(f"{result}")
+        s = result.summary
+        done(f"{result.steps} steps, {s.get('tokens_per_s')} tokens/s, eval loss {s.get('eval_loss')}")
 
     done = _stage(console, 3, "evaluate base vs tuned")
     eval_json = out / "eval" / "report.json"
