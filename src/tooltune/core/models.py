@@ -153,19 +153,39 @@ def load_tokenizer(resolved: ResolvedModel, fmt: PromptFormat | None = None) -> 
     return tok
 
 
+def nf4_config() -> Any:
+    """bitsandbytes 4-bit NF4 settings for QLoRA; a clear error where it cannot run."""
+    import importlib.util
+
+    import torch
+
+    if not torch.cuda.is_available():
+        raise ModelNotFound("QLoRA (quantization: nf4) needs a CUDA GPU; use quantization: none on this machine")
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise ModelNotFound("QLoRA (quantization: nf4) needs bitsandbytes: pip install bitsandbytes==0.50.2")
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                              bnb_4bit_compute_dtype=torch.bfloat16)
+
+
 def load_model(
-    spec: str | Path, dtype: str = "float32", merge_adapter: bool = True
+    spec: str | Path, dtype: str = "float32", merge_adapter: bool = True, quantization: str = "none"
 ) -> tuple[Any, Any, PromptFormat]:
     """(model, tokenizer, prompt format), in eval mode. An adapter is merged for inference speed
-    unless ``merge_adapter`` is False (training resumes need it unmerged)."""
+    unless ``merge_adapter`` is False (training resumes need it unmerged). ``quantization="nf4"``
+    loads the weights in 4-bit on the GPU (QLoRA training)."""
     import torch
     from transformers import AutoModelForCausalLM
 
     resolved = resolve(spec)
     fmt = load_prompt_format(resolved)
+    extra: dict[str, Any] = {}
+    if quantization == "nf4":
+        extra = {"quantization_config": nf4_config(), "device_map": {"": 0}}
     tok = load_tokenizer(resolved, fmt)
     try:
-        model = AutoModelForCausalLM.from_pretrained(resolved.weights, dtype=getattr(torch, dtype))
+        model = AutoModelForCausalLM.from_pretrained(resolved.weights, dtype=getattr(torch, dtype), **extra)
     except OSError as e:
         raise ModelNotFound(f"cannot load {resolved.weights}: {e}") from None
     if model.get_input_embeddings().weight.shape[0] < len(tok):

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import model_validator, BaseModel, ConfigDict, Field, ValidationError
 
 DEFAULT_RECIPE = "smollm2-135m-lora"
 
@@ -65,6 +65,11 @@ class TrainConfig(BaseModel):
         "prefix's keys/values.",
     )
     group_by_prefix: bool = Field(True, description="Batch conversations with the same system turn together.")
+    quantization: Literal["none", "nf4"] = Field(
+        "none",
+        description="Load the frozen base in 4-bit NF4 (bitsandbytes) and train LoRA on top: QLoRA, CUDA only. "
+        "Needs method: lora.",
+    )
     precision: Literal["fp32", "bf16"] = Field("fp32", description="Compute precision (bf16 autocast).")
     gradient_checkpointing: bool = Field(False, description="Trade compute for memory (large models on GPU).")
 
@@ -72,6 +77,12 @@ class TrainConfig(BaseModel):
     keep_checkpoints: int = Field(2, description="How many recent checkpoints to keep.")
     log_every: int = Field(1, description="Write a metrics.jsonl row every N steps.")
     eval_examples: int = Field(200, description="Eval conversations used for the final eval loss.")
+
+    @model_validator(mode="after")
+    def _qlora_is_lora(self) -> "TrainConfig":
+        if self.quantization == "nf4" and self.method != "lora":
+            raise ValueError("quantization nf4 (QLoRA) trains adapters: it needs method lora")
+        return self
 
 
 def recipes_dir() -> Path:

@@ -176,7 +176,8 @@ def train(
     on_gpu = accelerator.device.type == "cuda"
     try:
         # The tokenizer comes back with the tooltune chat template installed.
-        model, tok, fmt = load_model(cfg.base, dtype="bfloat16" if (cfg.precision == "bf16" and on_gpu) else "float32")
+        model, tok, fmt = load_model(cfg.base, dtype="bfloat16" if (cfg.precision == "bf16" and on_gpu) else "float32",
+                                     quantization=cfg.quantization)
     except ModelNotFound as e:
         raise TrainError(str(e)) from None
 
@@ -194,6 +195,10 @@ def train(
     if cfg.gradient_checkpointing:
         model.gradient_checkpointing_enable()
         model.config.use_cache = False
+    if cfg.quantization == "nf4":
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing)
     if cfg.method == "lora":
         model = wrap_lora(model, cfg, new_ids)
     else:
