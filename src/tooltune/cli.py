@@ -48,7 +48,7 @@ app.command("merge")(_merge_cmd)
 def demo(
     out: str = typer.Option("runs/demo", help="Run directory (reused: a second run only redoes what is missing)."),
     n: int = typer.Option(2000, help="Conversations to generate (train + eval)."),
-    eval_limit: int = typer.Option(60, help="Held-out conversations evaluated per model."),
+    eval_limit: int = typer.Option(40, help="Held-out conversations evaluated per model."),
     quantize: str = typer.Option("int8", help="Serving/eval weights: int8, bf16 or none."),
 ) -> None:
     """The main job on the embedded model: data -> train -> eval base vs tuned -> serve + Task API

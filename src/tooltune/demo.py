@@ -94,7 +94,7 @@ def print_headline(console: Console, rows: list[dict[str, Any]]) -> None:
     console.print(table)
 
 
-def run_demo(out: Path = Path("runs/demo"), n: int = 2000, seed: int = 0, eval_limit: int = 60,
+def run_demo(out: Path = Path("runs/demo"), n: int = 2000, seed: int = 0, eval_limit: int = 40,
              max_tokens: int = 128, quantize: str | None = "int8", console: Console | None = None) -> dict[str, Any]:
     from tooltune.agent.e2e import run_suite
     from tooltune.core.tools import load_tools

@@ -174,3 +174,23 @@ def test_generator_refuses_unknown_kind(taskapi):
 
     with pytest.raises(AttributeError):
         TaskApiGenerator(taskapi).sample("nonsense", random.Random(0), "train")
+
+
+def test_call_arguments_follow_schema_order():
+    """Constrained decoding emits properties in schema order; the data must teach that order."""
+    from tooltune.core.tools import load_tools
+    from tooltune.data.generate import generate
+
+    tools = load_tools("taskapi")
+    order = {t.name: list(t.function.parameters["properties"]) for t in tools}
+    splits = generate(tools, n=300, seed=3)
+    seen = 0
+    for split in splits.values():
+        for row in split.rows:
+            for m in row["messages"]:
+                for call in m.get("tool_calls") or []:
+                    keys = list(json.loads(call["function"]["arguments"]))
+                    ranks = [order[call["function"]["name"]].index(k) for k in keys]
+                    assert ranks == sorted(ranks), (call, keys)
+                    seen += len(keys) > 1
+    assert seen > 50

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from tooltune.core.types import Conversation, Tool
+from tooltune.core.types import Conversation, Tool, dumps_args
 from tooltune.core.validate import conversation_errors
 
 KINDS = ("single", "parallel", "multi_turn", "no_call", "clarify", "error_recovery", "relative_date")
@@ -92,6 +92,21 @@ class SplitResult:
     templates: set[str] = field(default_factory=set)
 
 
+def schema_ordered(conv: Conversation) -> Conversation:
+    """Put every call's arguments in the order its tool's schema lists them: constrained decoding
+    (xgrammar) emits properties in schema order, so training must show that order too."""
+    order = {t.name: list(t.function.parameters.get("properties", {})) for t in conv.tools}
+    for m in conv.messages:
+        for call in m.tool_calls or []:
+            keys = order.get(call.function.name)
+            if keys is None:
+                continue
+            args = call.function.parsed_arguments()
+            ranked = sorted(args, key=lambda k: keys.index(k) if k in keys else len(keys))
+            call.function.arguments = dumps_args({k: args[k] for k in ranked})
+    return conv
+
+
 def generate(tools: list[Tool], n: int, seed: int, eval_fraction: float = 0.15,
              mix: dict[str, float] | None = None) -> dict[str, SplitResult]:
     """Both splits, deterministic for ``seed``; each sample is validated as it is made."""
@@ -106,7 +121,7 @@ def generate(tools: list[Tool], n: int, seed: int, eval_fraction: float = 0.15,
         res = SplitResult()
         for i, kind in enumerate(order):
             rng = random.Random(f"{seed}:{split}:{i}")
-            conv = gen.sample(kind, rng, split)
+            conv = schema_ordered(gen.sample(kind, rng, split))
             errors = conversation_errors(conv.messages, conv.tools)
             if errors:
                 raise GenerationError(f"{split} sample {i} ({kind}) is invalid: {'; '.join(errors)}")

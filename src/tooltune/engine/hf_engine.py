@@ -120,6 +120,9 @@ class TransformersEngine:
         self.fmt = fmt or PromptFormat()
         self.constrained = constrained
         self.jump_forward = jump_forward
+        self._token_prefixes: set[str] | None = None
+        if jump_forward:
+            self._extendable(0)  # build the prefix set now, not during the first request
         config = model.config
         self.max_context = int(max_context or getattr(config, "max_position_embeddings", 2048))
         # Logit width (the input embedding stays float under int8 quantisation; tied or resized alike).
@@ -434,6 +437,17 @@ class TransformersEngine:
         bits = [nz[0] * 32 + b for b in range(32) if word >> b & 1]
         return all(b in self.stop_ids for b in bits)
 
+    def _extendable(self, token_id: int) -> bool:
+        """Whether some other vocabulary entry starts with this token's text (so the tokenizer
+        could merge it with the text that follows)."""
+        if self._token_prefixes is None:
+            pieces = self.tokenizer.convert_ids_to_tokens(list(range(len(self.tokenizer))))
+            self._token_prefixes = {p[:i] for p in pieces if p for i in range(1, len(p))}
+        piece = self.tokenizer.convert_ids_to_tokens(token_id)
+        # Only openers: after them the tokenizer merges the next quote ('{"'), which is the
+        # boundary that cost accuracy; other boundaries are left as forced.
+        return bool(piece) and piece.endswith(("{", "[")) and piece in self._token_prefixes
+
     def _jump(self, seq: _Seq, jump: str) -> list[int]:
         """Append the text the grammar forces. The completion is re-tokenized as a whole so the
         model sees the same tokens as in training (``cre``+``ate`` becomes ``create``); the KV cache
@@ -444,6 +458,13 @@ class TransformersEngine:
         new = tok.encode(text, add_special_tokens=False)
         if tok.decode(new, skip_special_tokens=False) != text:
             new = old + tok.encode(jump, add_special_tokens=False)
+        # The forced text's last token may merge with what follows (a forced '{' where training
+        # always saw '{"'): leave such a token to the model, which the grammar still constrains
+        # (unless the completion budget is nearly spent and every step counts).
+        if new and self._extendable(new[-1]) and seq.budget - len(old) > CLOSE_RESERVE:
+            new = new[:-1]
+        if len(new) <= len(old):
+            return [old[-1]]
         k = 0
         limit = min(len(old), len(new))
         while k < limit and old[k] == new[k]:
