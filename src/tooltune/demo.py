@@ -95,7 +95,7 @@ def print_headline(console: Console, rows: list[dict[str, Any]]) -> None:
 
 
 def run_demo(out: Path = Path("runs/demo"), n: int = 2000, seed: int = 0, eval_limit: int = 40,
-             max_tokens: int = 128, quantize: str | None = "int8", console: Console | None = None) -> dict[str, Any]:
+             max_tokens: int = 128, quantize: str | None = None, console: Console | None = None) -> dict[str, Any]:
     from tooltune.agent.e2e import run_suite
     from tooltune.core.tools import load_tools
     from tooltune.data.generate import generate, write_jsonl

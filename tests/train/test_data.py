@@ -34,7 +34,7 @@ def test_bad_line_is_reported_with_its_number(tmp_path, train_jsonl):
     with pytest.raises(DataError, match=r"train.jsonl line 3: .*title"):
         load_conversations(bad)
     bad.write_text(lines[0] + "\n{not json\n")
-    with pytest.raises(DataError, match="line 2: not JSON"):
+    with pytest.raises(DataError, match="line 2: invalid JSON"):
         load_conversations(bad)
 
 

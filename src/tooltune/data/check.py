@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
-from pydantic import ValidationError
-
-from tooltune.core.types import Conversation
+from tooltune.core.dataset import parse_line
 from tooltune.core.validate import conversation_errors
 
 
@@ -20,27 +17,11 @@ class CheckReport:
     """(1-based line number, reason) for each bad line."""
 
 
-def _pydantic_reason(e: ValidationError) -> str:
-    first = e.errors()[0]
-    where = ".".join(str(p) for p in first["loc"])
-    more = f" (+{e.error_count() - 1} more)" if e.error_count() > 1 else ""
-    return f"{where}: {first['msg']}{more}"
-
-
 def line_errors(line: str) -> list[str]:
     """Why one JSONL line is not a valid conversation (empty when it is)."""
-    try:
-        raw: Any = json.loads(line)
-    except json.JSONDecodeError as e:
-        return [f"invalid JSON: {e.msg} (column {e.colno})"]
-    if not isinstance(raw, dict):
-        return ["not a JSON object"]
-    if "messages" not in raw:
-        return ["no 'messages' field"]
-    try:
-        conv = Conversation.model_validate(raw)
-    except ValidationError as e:
-        return [_pydantic_reason(e)]
+    conv, why = parse_line(line)
+    if conv is None:
+        return [str(why)]
     return conversation_errors(conv.messages, conv.tools)
 
 

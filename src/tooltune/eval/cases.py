@@ -7,13 +7,12 @@ when every one of its turns is right (see ``metrics``).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from pydantic import ValidationError
 
+from tooltune.core.dataset import read_conversations
 from tooltune.core.types import Conversation, Message, Tool, ToolCall
 
 KINDS = ("single", "parallel", "multi_turn", "no_call", "clarify", "error_recovery", "relative_date")
@@ -77,21 +76,12 @@ def load_conversations(path: str | Path, limit: int | None = None) -> list[tuple
     if not p.is_file():
         raise CasesError(f"eval data not found: {p}")
     out: list[tuple[str, Conversation]] = []
-    with p.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                conv = Conversation.model_validate(json.loads(line))
-            except json.JSONDecodeError as e:
-                raise CasesError(f"{p}:{lineno}: not valid JSON ({e.msg})") from None
-            except ValidationError as e:
-                first = e.errors()[0]
-                where = ".".join(str(x) for x in first["loc"])
-                raise CasesError(f"{p}:{lineno}: {where}: {first['msg']}") from None
-            out.append((str(conv.meta.get("id") or f"line{lineno}"), conv))
-            if limit is not None and len(out) >= limit:
-                break
+    for lineno, conv, why in read_conversations(p):
+        if conv is None:
+            raise CasesError(f"{p}:{lineno}: {why}")
+        out.append((str(conv.meta.get("id") or f"line{lineno}"), conv))
+        if limit is not None and len(out) >= limit:
+            break
     return out
 
 

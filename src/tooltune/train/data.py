@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
 
 from tooltune.core.format import PromptFormat, render, tokenize_with_mask
+from tooltune.core.dataset import read_conversations
 from tooltune.core.types import Conversation
 from tooltune.core.validate import conversation_errors
 
@@ -25,25 +25,16 @@ def load_conversations(path: Path, limit: int | None = None) -> list[Conversatio
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     out: list[Conversation] = []
-    with path.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            where = f"{path.name} line {n}"
-            try:
-                conv = Conversation.model_validate(json.loads(line))
-            except json.JSONDecodeError as e:
-                raise DataError(f"{where}: not JSON ({e.msg})") from None
-            except ValidationError as e:
-                err = e.errors()[0]
-                loc = ".".join(str(p) for p in err["loc"])
-                raise DataError(f"{where}: {loc}: {err['msg']}") from None
-            errors = conversation_errors(conv.messages, conv.tools)
-            if errors:
-                raise DataError(f"{where}: {errors[0]}")
-            out.append(conv)
-            if limit is not None and len(out) >= limit:
-                break
+    for n, conv, why in read_conversations(path):
+        where = f"{path.name} line {n}"
+        if conv is None:
+            raise DataError(f"{where}: {why}")
+        errors = conversation_errors(conv.messages, conv.tools)
+        if errors:
+            raise DataError(f"{where}: {errors[0]}")
+        out.append(conv)
+        if limit is not None and len(out) >= limit:
+            break
     if not out:
         raise DataError(f"{path}: no conversations")
     return out
