@@ -59,15 +59,15 @@ def test_agent_run_and_streamed_on_the_tuned_model(url):
     agent = Agent(name="tasks", instructions="You manage the user's tasks with the tools.", tools=[tool], model=model,
                   model_settings=ModelSettings(max_tokens=160))
 
-    result = asyncio.run(Runner.run(agent, "Add a task: renew my passport.", max_turns=4))
-    assert created and "passport" in created[0]["title"].lower()
-    assert isinstance(result.final_output, str) and result.final_output.strip()
-
-    async def streamed():
+    async def both():
+        # One event loop for both runs: the AsyncOpenAI client's connections belong to it.
+        plain = await Runner.run(agent, "Add a task: renew my passport.", max_turns=4)
         r = Runner.run_streamed(agent, "Create a task to call the dentist.", max_turns=4)
         kinds = [e.item.type async for e in r.stream_events() if e.type == "run_item_stream_event"]
-        return r, kinds
+        return plain, kinds
 
-    result, kinds = asyncio.run(streamed())
+    result, kinds = asyncio.run(both())
+    assert created and "passport" in created[0]["title"].lower()
+    assert isinstance(result.final_output, str) and result.final_output.strip()
     assert "tool_call_item" in kinds and kinds[-1] == "message_output_item"
     assert "dentist" in created[-1]["title"].lower()
