@@ -57,13 +57,7 @@ class StreamingParser:
         self._ids: list[str] = []
         self._pending_ws = ""
         self._emitted_content = False
-        # argument streaming state for the current call
-        self._started = False
-        self._args_pos = 0
-        self._depth = 0
-        self._in_str = False
-        self._escape = False
-        self._args_done = False
+        self._reset_call()
 
     # -- content with the same whitespace trimming as parse_output's strip()
     def _content(self, text: str, out: list[StreamEvent]) -> None:
@@ -123,6 +117,7 @@ class StreamingParser:
             self._close_call(body, closed=True, out=out)
 
     def _reset_call(self) -> None:
+        """Argument-streaming state of the current call."""
         self._started = False
         self._args_pos = 0
         self._depth = 0
