@@ -9,6 +9,7 @@ import pytest
 from openai import AsyncOpenAI, OpenAI
 
 from .conftest import TOOLS
+from .streaming import reassemble
 
 USER = [{"role": "user", "content": "What is the weather in Paris?"}]
 
@@ -21,22 +22,8 @@ def client(base_url):
 def stream_turn(client, **kw):
     """(content, calls as dicts, finish_reason, chunks) reassembled from a stream."""
     chunks = list(client.chat.completions.create(model="scripted", stream=True, **kw))
-    content, calls, finish = "", {}, None
-    for ch in chunks:
-        if not ch.choices:
-            continue
-        d = ch.choices[0].delta
-        content += d.content or ""
-        for tc in d.tool_calls or []:
-            slot = calls.setdefault(tc.index, {"id": None, "name": None, "arguments": ""})
-            if tc.id:
-                slot["id"] = tc.id
-            if tc.function and tc.function.name:
-                slot["name"] = tc.function.name
-            if tc.function and tc.function.arguments:
-                slot["arguments"] += tc.function.arguments
-        finish = ch.choices[0].finish_reason or finish
-    return content or None, [calls[i] for i in sorted(calls)], finish, chunks
+    content, calls, finish = reassemble(chunks)
+    return content, calls, finish, chunks
 
 
 def test_single_call(client):

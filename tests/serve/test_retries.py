@@ -13,6 +13,7 @@ from tooltune.serve import create_app
 from tooltune.serve.background import serve_in_thread
 
 from .conftest import TOOLS, call_text
+from .streaming import reassemble
 
 USER = [{"role": "user", "content": "What is the weather in Paris?"}]
 GOOD = call_text("get_weather", {"city": "Paris"})
@@ -54,21 +55,6 @@ def serve(servers):
         return list(client.chat.completions.create(stream=True, **kw)), engine
 
     return run
-
-
-def reassemble(chunks):
-    content, calls, finish = "", {}, None
-    for ch in chunks:
-        if not ch.choices:
-            continue
-        d = ch.choices[0].delta
-        content += d.content or ""
-        for tc in d.tool_calls or []:
-            slot = calls.setdefault(tc.index, {"name": None, "arguments": ""})
-            slot["name"] = slot["name"] or (tc.function.name if tc.function else None)
-            slot["arguments"] += (tc.function.arguments or "") if tc.function else ""
-        finish = ch.choices[0].finish_reason or finish
-    return content or None, [calls[i] for i in sorted(calls)], finish
 
 
 @pytest.mark.parametrize("bad", [BAD_SCHEMA, BAD_JSON_CLOSED, UNKNOWN_TOOL, BAD_JSON + "</tool_call>"])
