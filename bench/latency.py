@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=Path("/tmp/lat/eval.jsonl"))
     ap.add_argument("--url", help="use a running server instead of starting one (no RSS then)")
     ap.add_argument("--served-name", default="bench", help="model name on --url")
-    ap.add_argument("--quantize", default="int8", help="server weights: int8, bf16 or none")
+    ap.add_argument("--quantize", default="none", help="server weights: none (float32, the serving default), bf16 or int8")
     ap.add_argument("--turns", type=int, default=0, help="limit the number of tool-call turns (0: all)")
     ap.add_argument("--baseline-turns", type=int, default=10, help="single-call turns timed with generate()")
     ap.add_argument("--concurrency", type=int, default=8)

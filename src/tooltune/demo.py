@@ -75,22 +75,15 @@ def headline(report: dict[str, Any], tuned: str) -> list[dict[str, Any]]:
     return rows
 
 
-def _show(v: Any, unit: str) -> str:
-    if v is None:
-        return "–"
-    return f"{v * 1000:.0f} ms" if unit == "s" else f"{v * 100:.1f}%"
+def print_headline(console: Console, report: dict[str, Any]) -> None:
+    from tooltune.eval.report import headline_rows
 
-
-def print_headline(console: Console, rows: list[dict[str, Any]]) -> None:
+    header, rows = headline_rows(report) or ([], [])
     table = Table(title="Headline (tuned embedded model)")
-    for col in ("metric", "measured", "spec target", "our bar"):
+    for col in header:
         table.add_column(col)
-    mark = {True: "[green]✓[/]", False: "[red]✗[/]", None: ""}
-    for r in rows:
-        op = ">=" if r["higher"] else "<="
-        table.add_row(r["label"], _show(r["value"], r["unit"]),
-                      f"{op} {_show(r['spec'], r['unit'])} {mark[r['meets_spec']]}" if r["spec"] is not None else "–",
-                      f"{op} {_show(r['ours'], r['unit'])} {mark[r['meets_ours']]}" if r["ours"] is not None else "–")
+    for row in rows:
+        table.add_row(*row)
     console.print(table)
 
 
@@ -170,6 +163,6 @@ def run_demo(out: Path = Path("runs/demo"), n: int = 2000, seed: int = 0, eval_l
     report["headline"] = headline(report, tuned)
     report["demo"] = {"seconds": round(time.perf_counter() - t0, 1), "run_dir": str(out), "quantize": quantize}
     paths = write_report(report, out)
-    print_headline(console, report["headline"])
+    print_headline(console, report)
     done(f"{paths['html']} and {paths['json']}")
     return report
