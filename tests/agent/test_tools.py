@@ -45,6 +45,13 @@ def test_result_shapes(api):
     assert [t["id"] for t in json.loads(call(tools, "list_tasks", {}))["tasks"]] == [1]
 
 
+def test_due_dates_in_words_are_resolved_against_today(api):
+    tools = TaskTools(api.url, today=dt.date(2026, 3, 4))  # a Wednesday
+    assert json.loads(call(tools, "create_task", {"title": "a", "due_date": "next Friday"}))["due_date"] == "2026-03-13"
+    assert json.loads(call(tools, "update_task", {"task_id": 1, "due_date": "tomorrow"}))["due_date"] == "2026-03-05"
+    assert json.loads(call(tools, "update_task", {"task_id": 1, "due_date": "in two weeks"}))["due_date"] == "2026-03-18"
+
+
 @pytest.mark.parametrize(
     "name, args, words",
     [
@@ -54,7 +61,7 @@ def test_result_shapes(api):
         ("create_task", {"title": "x", "due_date": "2026-02-30"}, "not a real calendar date"),
         ("create_task", {"title": ""}, "title"),
         ("create_task", {"title": "x", "priority": "urgent"}, "priority"),
-        ("create_task", {"title": "x", "due_date": "tomorrow"}, "due_date"),
+        ("create_task", {"title": "x", "due_date": "someday"}, "could not understand the due date 'someday'"),
         ("create_task", {"name": "x"}, "title"),
         ("update_task", {"title": "x"}, "task_id"),
         ("update_task", {"task_id": "one"}, "task_id"),

@@ -4,6 +4,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from tooltune.core.dates import resolve_date
 from tooltune.core.tools import load_tools
 from tooltune.core.types import Conversation
 from tooltune.core.validate import conversation_errors
@@ -122,7 +123,11 @@ def test_relative_dates_are_in_the_near_future(splits):
             continue
         today = date.fromisoformat(conv.messages[0].content[9:19])
         due = json.loads(conv.messages[2].tool_calls[0].function.arguments)["due_date"]
-        assert today <= date.fromisoformat(due) <= today + timedelta(days=45)
+        assert due in conv.messages[1].content  # the user's own words, copied
+        resolved = resolve_date(due, today)
+        assert today <= resolved <= today + timedelta(days=45)
+        result = json.loads(conv.messages[3].content)  # the tool resolved them
+        assert result.get("due_date") == resolved.isoformat() or "error" in result
         n += 1
     assert n > 50
 

@@ -74,9 +74,10 @@ def chat(
     from .model import build_agent
     from .tools import TaskTools
 
-    tools = TaskTools(taskapi_url, api_key=taskapi_key)
+    day = _parse_today(today)
+    tools = TaskTools(taskapi_url, api_key=taskapi_key, today=day)
     try:
-        agent = build_agent(tools, base_url=base_url, model=model, today=_parse_today(today), api_key=api_key)
+        agent = build_agent(tools, base_url=base_url, model=model, today=day, api_key=api_key)
     except (APIConnectionError, APIError, RuntimeError) as exc:
         _fail(f"cannot reach the model server at {base_url}: {exc}")
 

@@ -305,7 +305,7 @@ def run_scenario(scenario: Scenario, base_url: str, model: str, *, taskapi_url: 
             before = api.tasks()
             values = {f"t{i}": tid for i, tid in enumerate(ids)} | {"missing": max(ids, default=0) + 40}
             messages = [m.format(**values) for m in scenario.messages]
-            tools = TaskTools(api.url, api_key=taskapi_key)
+            tools = TaskTools(api.url, api_key=taskapi_key, today=today)
 
             def make_agent(client: Any) -> Any:
                 return build_agent(tools, base_url=base_url, model=model, today=today, client=client)

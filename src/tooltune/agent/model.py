@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from tooltune.core.dates import system_today
+
 from .tools import TaskTools, catalog
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"
@@ -14,8 +16,8 @@ MAX_TOKENS = 512
 
 
 def instructions_for(today: dt.date) -> str:
-    """The system line the model was trained with, exactly."""
-    return f"Today is {today.isoformat()} ({today.strftime('%A')})."
+    """The system line the model was trained with, exactly (the generator's own function)."""
+    return system_today(today)
 
 
 def function_tools(tools: TaskTools) -> list[Any]:

@@ -10,11 +10,13 @@ react to, never an exception.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any, Awaitable, Callable
 
 import httpx
 
+from tooltune.core.dates import due_date_iso
 from tooltune.core.tools import load_tools
 from tooltune.core.types import Tool
 from tooltune.core.validate import schema_errors
@@ -54,11 +56,12 @@ def _api_error(response: httpx.Response) -> str:
 
 class TaskTools:
     """Calls the Task API at ``base_url``; one method per catalog tool, each returning the
-    result string for the model."""
+    result string for the model. ``today`` resolves due dates given in words ("next Friday")."""
 
     def __init__(self, base_url: str, api_key: str | None = None, timeout: float = 30.0,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+                 transport: httpx.AsyncBaseTransport | None = None, today: dt.date | None = None) -> None:
         self.base_url = base_url.rstrip("/")
+        self.today = today
         self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.timeout = timeout
         self.transport = transport
@@ -76,13 +79,25 @@ class TaskTools:
             raise ToolFailure(_api_error(response))
         return response
 
+    def _due_date(self, value: str | None) -> str | None:
+        """The catalog takes "tomorrow" or "2026-03-06"; the Task API takes ISO dates only."""
+        if value is None:
+            return None
+        try:
+            return due_date_iso(value, self.today or dt.date.today())
+        except ValueError as e:
+            raise ToolFailure(str(e)) from None
+
     async def create_task(self, title: str, description: str | None = None, due_date: str | None = None,
                           priority: str | None = None) -> dict[str, Any]:
-        body = {"title": title, "description": description, "due_date": due_date, "priority": priority}
+        body = {"title": title, "description": description, "due_date": self._due_date(due_date),
+                "priority": priority}
         r = await self._request("POST", "/tasks", json={k: v for k, v in body.items() if v is not None})
         return task_view(r.json())
 
     async def update_task(self, task_id: int, **changes: Any) -> dict[str, Any]:
+        if "due_date" in changes:
+            changes["due_date"] = self._due_date(changes["due_date"])
         r = await self._request("PATCH", f"/tasks/{task_id}", json=changes)
         return task_view(r.json())
 

@@ -108,8 +108,9 @@ class Ctx:
     def date_values(self, t: Template, relative_only: bool = False) -> tuple[dict[str, str], str | None]:
         for slot, ctx in (("due_on", "on"), ("due_by", "by"), ("due", "due")):
             if slot in t.slots():
-                phrase, iso = dates.date_phrase(self.rng, self.today, ctx, relative_only=relative_only)
-                return {slot: phrase}, iso
+                # The call carries the user's own words; the tool resolves them (core.dates).
+                phrase, _ = dates.date_phrase(self.rng, self.today, ctx, relative_only=relative_only)
+                return {slot: phrase}, phrase
         return {}, None
 
     def prio_values(self) -> tuple[dict[str, str], str]:
@@ -123,9 +124,9 @@ class Ctx:
         values: dict[str, Any] = {}
         args: dict[str, Any] = {}
         if arg == "due_date":
-            v, iso = self.date_values(t, relative_only)
+            v, due = self.date_values(t, relative_only)
             values |= v
-            args["due_date"] = iso
+            args["due_date"] = due
         elif arg == "priority":
             v, prio = self.prio_values()
             values |= v
@@ -270,7 +271,9 @@ class TaskApiGenerator:
         prio_adj = ctx.literal(ctx.tpl("list.prio"), {"prio": prio}) if prio else ""
         if status == "all":
             inner = (prio_adj + " " + noun).strip()
-            return ctx.literal(ctx.tpl("list.all"), {"noun": inner})
+            # A priority filter must be said: only phrasings that carry the noun (and its adjective).
+            accept = (lambda t: "noun" in t.slots()) if prio else None
+            return ctx.literal(ctx.tpl("list.all", accept), {"noun": inner})
         det = ctx.tpl("list.det").text
         status_adj = ctx.tpl("list." + status).text if status else ""
         return " ".join(x for x in (det, status_adj, prio_adj, noun) if x)
@@ -352,9 +355,9 @@ class TaskApiGenerator:
             values |= v
             args["priority"] = prio
         else:
-            v, iso = ctx.date_values(t)
+            v, due = ctx.date_values(t)
             values |= v
-            args["due_date"] = iso
+            args["due_date"] = due
         return ctx.literal(t, values), ("update_task", args)
 
     def _parallel(self, ctx: Ctx) -> None:
@@ -413,9 +416,9 @@ class TaskApiGenerator:
                 values |= v
                 call = ("update_task", {"task_id": task_id, "priority": prio})
             elif follow == "due":
-                v, iso = ctx.date_values(t)
+                v, due = ctx.date_values(t)
                 values |= v
-                call = ("update_task", {"task_id": task_id, "due_date": iso})
+                call = ("update_task", {"task_id": task_id, "due_date": due})
             else:
                 v, title = ctx.title_values(t)
                 values |= v

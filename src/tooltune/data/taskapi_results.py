@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from tooltune.core.dates import due_date_iso
+
 from . import words
 
 FIELDS = ("id", "title", "description", "due_date", "priority", "status")
@@ -37,10 +39,12 @@ class TaskStore:
 
     tasks: dict[int, dict[str, Any]] = field(default_factory=dict)
     next_id: int = 1
+    today: date | None = None
+    """Resolves the ``due_date`` words of create/update calls (as the real tools do)."""
 
     @classmethod
     def random(cls, rng: random.Random, today_iso: str | None = None, n: int | None = None) -> "TaskStore":
-        store = cls(next_id=rng.randint(1, 400))
+        store = cls(next_id=rng.randint(1, 400), today=date.fromisoformat(today_iso) if today_iso else None)
         for t in words.distinct_titles(rng, rng.randint(0, 5) if n is None else n):
             task = {"id": store.next_id, "title": t, "status": rng.choice(["open", "open", "open", "done"])}
             if rng.random() < 0.4:
@@ -58,6 +62,11 @@ class TaskStore:
 
     def call(self, name: str, args: dict[str, Any]) -> str:
         """The JSON result of one call."""
+        if args.get("due_date") is not None and name in ("create_task", "update_task"):
+            try:
+                args = args | {"due_date": due_date_iso(args["due_date"], self.today or date.today())}
+            except ValueError as e:
+                return compact({"error": str(e)})
         if name == "create_task":
             task = {"id": self.next_id, **{k: args.get(k) for k in ("title", "description", "due_date", "priority")},
                     "status": "open"}
