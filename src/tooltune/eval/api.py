@@ -32,11 +32,11 @@ class Suite:
     cases: list[EvalCase]
 
 
-def default_engine_factory(spec: str, constrained: bool) -> Any:
+def default_engine_factory(spec: str, constrained: bool, quantize: str | None = None) -> Any:
     """The shared transformers engine (imported lazily: it pulls torch)."""
     from tooltune.engine import load_engine  # type: ignore[attr-defined]
 
-    return load_engine(spec, constrained=constrained)
+    return load_engine(spec, constrained=constrained, quantize=quantize)
 
 
 def model_label(spec: str) -> str:
@@ -146,11 +146,13 @@ def run_eval(
     progress: bool = True,
     engine_factory: EngineFactory | None = None,
     api_key: str | None = None,
+    quantize: str | None = None,
 ) -> dict[str, Any]:
     """Evaluate every model on the eval file and the suites; returns the report dict.
 
     ``models`` are run directories / embedded model names (in-process), or, with ``base_url``,
     model names the server knows. ``limit`` caps conversations (data) and entries (each suite).
+    ``quantize`` (in-process): the serving weights to check, "int8" or "bf16" (default float32).
     """
     if not models:
         raise EvalError("give at least one --model")
@@ -159,13 +161,13 @@ def run_eval(
     if E2E_SUITE in suites and not base_url:
         raise EvalError(f"suite {E2E_SUITE!r} runs the agent against a server: give --base-url (e.g. `tooltune serve`)")
     loaded = load_suites(data, suites, limit)
-    factory = engine_factory or default_engine_factory
+    factory = engine_factory or (lambda spec, constrained: default_engine_factory(spec, constrained, quantize))
     report: dict[str, Any] = {
         "tool": "tooltune eval",
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "config": {"data": str(data) if data else None, "suites": list(suites), "base_url": base_url,
                    "limit": limit, "constrained": constrained, "max_tokens": max_tokens,
-                   "decoding": "greedy (temperature 0)"},
+                   "decoding": "greedy (temperature 0)", "weights": quantize or "float32"},
         "suites": [s.name for s in loaded] + ([E2E_SUITE] if E2E_SUITE in suites else []),
         "models": [],
         "published": {f"bfcl:{k}": v for k, v in bfcl.PUBLISHED.items() if f"bfcl:{k}" in suites},

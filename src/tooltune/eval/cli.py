@@ -26,6 +26,7 @@ def eval_command(
     suite: List[str] = typer.Option([], "--suite", help="bfcl:simple|multiple|parallel|parallel_multiple|irrelevance, or taskapi-e2e (repeatable)."),
     no_constrain: bool = typer.Option(False, "--no-constrain", help="Disable grammar-constrained decoding (in-process)."),
     max_tokens: int = typer.Option(512, "--max-tokens", min=1, help="Completion token limit per turn."),
+    quantize: Optional[str] = typer.Option(None, "--quantize", help="In-process weights to check: int8 or bf16 (default float32, as served)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
     """Evaluate one or more models and write report.json / report.md / report.html."""
@@ -33,11 +34,14 @@ def eval_command(
     from .cases import CasesError
     from .report import write_report
 
+    if quantize not in (None, "int8", "bf16"):
+        _fail(f"--quantize must be int8 or bf16, got {quantize!r}")
     if data is not None and not data.is_file():
         _fail(f"eval data not found: {data}")
     try:
         report = run_eval(model, data=data, suites=suite, base_url=base_url, limit=limit,
-                          constrained=not no_constrain, max_tokens=max_tokens, progress=progress, api_key=api_key)
+                          constrained=not no_constrain, max_tokens=max_tokens, progress=progress, api_key=api_key,
+                          quantize=quantize)
     except (EvalError, CasesError) as e:
         _fail(str(e))
         return
