@@ -48,7 +48,8 @@ app.command("merge")(_merge_cmd)
 def demo(
     out: str = typer.Option("runs/demo", help="Run directory (reused: a second run only redoes what is missing)."),
     n: int = typer.Option(2000, help="Conversations to generate (train + eval)."),
-    eval_limit: int = typer.Option(40, help="Held-out conversations evaluated per model."),
+    eval_limit: int = typer.Option(40, help="Held-out conversations the tuned model is evaluated on."),
+    base_limit: int = typer.Option(20, help="How many of those the base model is evaluated on (it rambles: slow)."),
     quantize: str = typer.Option("none", help="Serving/eval weights: none (float32), bf16 or int8 (int8 cost 29 points of exact match here)."),
 ) -> None:
     """The main job on the embedded model: data -> train -> eval base vs tuned -> serve + Task API
@@ -57,7 +58,7 @@ def demo(
 
     from tooltune.demo import run_demo
 
-    run_demo(Path(out), n=n, eval_limit=eval_limit, quantize=None if quantize == "none" else quantize)
+    run_demo(Path(out), n=n, eval_limit=eval_limit, base_limit=base_limit, quantize=None if quantize == "none" else quantize)
 
 
 def main() -> None:
