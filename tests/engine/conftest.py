@@ -85,16 +85,19 @@ class OracleModel:
         keys = keys.view(rows, -1).long()
         mask = attention_mask if attention_mask is not None else torch.ones_like(keys)
         logits = torch.zeros(rows, width, self.vocab)
+        first_new = keys.shape[1] - width
         for r in range(rows):
             real = mask[r].nonzero().flatten()
-            seq = keys[r, real].tolist()
-            # The last real token of this row's feed is where its next-token logits are read.
-            last_col = int(real[-1]) - (keys.shape[1] - width)
-            done = self.tok.decode(seq, skip_special_tokens=False).rsplit("<|im_start|>assistant\n", 1)[-1]
-            if self.target.startswith(done) and len(done) < len(self.target):
-                nxt = self.tok.encode(self.target[len(done):], add_special_tokens=False)[0]
-            else:
-                nxt = self.end
-            if 0 <= last_col < width:
-                logits[r, last_col, nxt] = 10.0
+            # Every real position of this feed predicts the token after it (speculative drafts
+            # read them all; plain decoding reads the last).
+            for n, col in enumerate(real.tolist()):
+                if col < first_new:
+                    continue
+                seq = keys[r, real[: n + 1]].tolist()
+                done = self.tok.decode(seq, skip_special_tokens=False).rsplit("<|im_start|>assistant\n", 1)[-1]
+                if self.target.startswith(done) and len(done) < len(self.target):
+                    nxt = self.tok.encode(self.target[len(done):], add_special_tokens=False)[0]
+                else:
+                    nxt = self.end
+                logits[r, col - first_new, nxt] = 10.0
         return SimpleNamespace(logits=logits[:, -logits_to_keep:] if logits_to_keep else logits)

@@ -137,6 +137,32 @@ def test_jump_forward_matches_token_by_token(tiny_tokenizer, choice):
     assert steps_jump < steps_plain
 
 
+@pytest.mark.parametrize("choice", ["auto", "create_task"])
+def test_speculation_copies_from_the_prompt_without_changing_the_output(tiny_tokenizer, choice):
+    """Prompt-lookup drafts are kept only as far as greedy decoding agrees: the same text (and
+    the same text again from the prefix cache) in fewer forward passes."""
+    title = "return the library books to the city library before noon"
+    target = ('<tool_call>{"name":"create_task","arguments":{"title":"' + title + '","due_date":"next Friday",'
+              '"priority":"high"}}</tool_call>')
+    msgs = [Message(role="user", content=f"add {title}, due next Friday, high priority")]
+    r = req(load_tools("taskapi"), messages=msgs, tool_choice=choice, max_tokens=120)
+    out = {}
+    for speculate in (0, 8):
+        model = OracleModel(tiny_tokenizer, target)
+        eng = TransformersEngine(model, tiny_tokenizer, name="oracle", speculate=speculate)
+        out[speculate] = [run(eng, r)[0], run(eng, r)[0]], len(model.calls), eng.stats
+    (plain, passes_plain, _), (spec, passes_spec, stats) = out[0], out[8]
+    assert plain == spec == [target, target]
+    assert stats.accepted_tokens >= 10 and stats.draft_tokens >= stats.accepted_tokens
+    assert passes_spec < passes_plain - 10
+
+
+def test_sampling_and_shared_passes_do_not_speculate(engine, strict_tools):
+    engine.stats.reset()
+    run(engine, req(strict_tools, tool_choice="required", temperature=0.8, seed=1, max_tokens=20))
+    assert engine.stats.draft_tokens == 0
+
+
 def test_concurrent_requests_get_their_own_results(engine, strict_tools):
     requests = [req(strict_tools, tool_choice=c, temperature=1.0, seed=s, max_tokens=60)
                 for s in range(3) for c in ("set_alarm", "set_mode", "none")]

@@ -186,7 +186,9 @@ class DecodeBatch:
             owner = self.rows[i]
             tokens = feeds.get(owner) if owner is not None else None
             if tokens:
-                result[owner] = logits[j, len(tokens) - 1].float()
+                # A speculative draft needs the logits of its positions too (``owner.draft``).
+                n = 1 + len(getattr(owner, "draft", ()) or ())
+                result[owner] = logits[j, len(tokens) - n:len(tokens)].float() if n > 1 else logits[j, len(tokens) - 1].float()
                 self.lengths[i] += len(tokens)
             else:
                 self.mask[i, self.pos:self.pos + width] = 0

@@ -27,6 +27,12 @@ from .sampling import make_generator, sample
 log = logging.getLogger(__name__)
 
 DEFAULT_STOPS = (IM_END, IM_START)
+SPECULATE_TOKENS = 8
+"""Prompt-lookup speculation: after each chosen token, up to this many tokens that followed the
+same token in the prompt are fed in the same forward pass and kept as far as greedy decoding
+agrees. Tool-call arguments are mostly copied from the user's message (titles, due-date words),
+so one pass often yields several tokens; outputs are identical to plain greedy decoding."""
+
 CLOSE_RESERVE = 24
 """When a constrained call (or JSON content) is still open this many tokens before max_tokens,
 decoding turns to closing it: among the allowed tokens, those that close a string, object or
@@ -47,6 +53,10 @@ class EngineStats:
     sampled_tokens: int = 0
     jump_tokens: int = 0
     """Tokens appended by jump-forward without sampling."""
+    draft_tokens: int = 0
+    """Tokens proposed by prompt lookup (speculative decoding)."""
+    accepted_tokens: int = 0
+    """Proposed tokens that greedy decoding confirmed (each one a forward pass saved)."""
     constraint_s: float = 0.0
     """Grammar work: masks, accepting tokens, jump-forward lookups."""
     cached_tokens: int = 0
@@ -85,6 +95,8 @@ class _Seq:
     """Row in the decode batch."""
     pending: list[int] = field(default_factory=list)
     """Forced (jump-forward) tokens still to run, one per pass, while sharing passes with others."""
+    draft: list[int] = field(default_factory=list)
+    """Tokens proposed by prompt lookup, fed after the chosen ones and verified after the pass."""
 
 
 def _trim_heap() -> None:
@@ -111,6 +123,7 @@ class TransformersEngine:
         max_context: int | None = None,
         prefix_cache_entries: int = 4,
         jump_forward: bool = True,
+        speculate: int = SPECULATE_TOKENS,
     ) -> None:
         import torch
 
@@ -120,6 +133,7 @@ class TransformersEngine:
         self.fmt = fmt or PromptFormat()
         self.constrained = constrained
         self.jump_forward = jump_forward
+        self.speculate = speculate
         self._token_prefixes: set[str] | None = None
         if jump_forward:
             self._extendable(0)  # build the prefix set now, not during the first request
@@ -277,7 +291,7 @@ class TransformersEngine:
                 st.decode_tokens += sum(len(f) for f in feeds.values())
                 st.max_batch = max(st.max_batch, len(feeds))
                 for seq in active:
-                    seq.logits = logits[seq]
+                    seq.logits = self._verify(seq, logits[seq]) if seq.draft else logits[seq]
 
     def _forward(self, tokens: list[int], cache: Any) -> Any:
         """Prefill (the part of the prompt the prefix cache does not hold)."""
@@ -426,7 +440,55 @@ class TransformersEngine:
             self.stats.constraint_s += time.perf_counter() - t0
             if only_stop:
                 return self._finish(seq, "stop")
+        if self.speculate and not seq.job.request.sampling.temperature and len(self._batch.rows) <= 1:
+            seq.draft = self._draft(seq)
+            if seq.draft:
+                seq.next_mask_ready = False  # the matcher has moved past the draft
+                feed = feed + seq.draft
         return feed
+
+    def _draft(self, seq: _Seq) -> list[int]:
+        """Tokens that followed the latest occurrence of the last chosen token in the prompt,
+        cut where the grammar would refuse one, at an end of turn, or near the budget's end.
+        The matcher accepts them now; ``_verify`` rolls back what the model does not confirm."""
+        room = seq.budget - len(seq.ids) - CLOSE_RESERVE - 1
+        if room <= 0 or not seq.ids:
+            return []
+        prompt, last = seq.job.prompt_ids, seq.ids[-1]
+        start = -1
+        for i in range(len(prompt) - 2, -1, -1):  # the latest occurrence: most like the current turn
+            if prompt[i] == last:
+                start = i + 1
+                break
+        if start < 0:
+            return []
+        out: list[int] = []
+        matcher = seq.matcher
+        for t in prompt[start:start + min(self.speculate, room)]:
+            if t in self.stop_ids or (matcher is not None and (matcher.is_terminated() or not matcher.accept_token(t))):
+                break
+            out.append(t)
+        self.stats.draft_tokens += len(out)
+        return out
+
+    def _verify(self, seq: _Seq, logits: Any) -> Any:
+        """Keep the draft's longest prefix that greedy decoding would have produced; return the
+        logits after it. ``logits[i]`` predicts the token after the ``i``-th fed position of the
+        draft's pass (row 0: after the chosen token). A token the grammar allows and that is the
+        unconstrained argmax is also the constrained argmax, so the output is unchanged."""
+        draft, seq.draft = seq.draft, []
+        best = logits[: len(draft)].argmax(-1).tolist()
+        kept = 0
+        while kept < len(draft) and best[kept] == draft[kept]:
+            kept += 1
+        rejected = len(draft) - kept
+        if rejected:
+            if seq.matcher is not None:
+                seq.matcher.rollback(rejected)
+            self._batch.rollback(seq, rejected)
+        seq.ids.extend(draft[:kept])
+        self.stats.accepted_tokens += kept
+        return logits[kept]
 
     def _only_stop_allowed(self, bitmask: Any) -> bool:
         words = bitmask[0]

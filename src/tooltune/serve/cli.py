@@ -61,6 +61,7 @@ def serve(
     quantize: str = typer.Option("none", help="Weights: int8 (dynamic int8 Linear layers), bf16 or none."),
     timeout: float = typer.Option(120.0, help="Seconds a request may take, queueing included."),
     max_concurrent: Optional[int] = typer.Option(None, help="Requests per model generating at once (default 4)."),
+    speculate: int = typer.Option(8, min=0, help="Prompt-lookup draft tokens per step for greedy requests (0: off; same outputs)."),
 ) -> None:
     """Serve models behind an OpenAI-compatible API (POST /v1/chat/completions, GET /v1/models)."""
     if quantize not in ("int8", "bf16", "none"):
@@ -85,7 +86,8 @@ def serve(
         typer.echo(f"loading {name} ({spec}) ...", err=True)
         try:
             engines[name] = load_engine(spec, constrained=not no_constrain,
-                                        quantize=None if quantize == "none" else quantize, name=name)
+                                        quantize=None if quantize == "none" else quantize, name=name,
+                                        speculate=speculate)
         except ModelNotFound as e:
             raise _fail(str(e)) from None
         except (OSError, ValueError) as e:
