@@ -43,8 +43,8 @@ def base(req):
 def engines(monkeypatch, tmp_path):
     made = []
 
-    def factory(spec, constrained):
-        made.append((spec, constrained))
+    def factory(spec, constrained, quantize=None):
+        made.append((spec, constrained) + ((quantize,) if quantize else ()))
         return ScriptedEngine(tuned if "tuned" in spec else base, name=spec)
 
     monkeypatch.setattr(api, "default_engine_factory", factory)
@@ -105,6 +105,16 @@ def test_no_constrain_and_limit(eval_file, engines, tmp_path):
     assert made == [("tuned-x", False)]
     report = json.loads((tmp_path / "o" / "report.json").read_text())
     assert report["models"][0]["results"]["data"]["summary"]["n"] == 2 and report["config"]["constrained"] is False
+    assert report["config"]["weights"] == "float32"
+
+
+def test_quantize_reaches_the_engine_and_the_report(eval_file, engines, tmp_path):
+    made, _ = engines
+    result = CliRunner().invoke(app, ["--model", "tuned-x", "--data", str(eval_file), "--out", str(tmp_path / "o"),
+                                      "--quantize", "int8", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert made == [("tuned-x", True, "int8")]
+    assert json.loads((tmp_path / "o" / "report.json").read_text())["config"]["weights"] == "int8"
 
 
 @pytest.mark.parametrize("args, message", [
@@ -113,6 +123,7 @@ def test_no_constrain_and_limit(eval_file, engines, tmp_path):
     (["--model", "m", "--suite", "bfcl:java"], "unknown BFCL category"),
     (["--model", "m", "--suite", "mmlu"], "unknown suite"),
     (["--model", "m", "--suite", "taskapi-e2e"], "give --base-url"),
+    (["--model", "m", "--data", "x.jsonl", "--quantize", "int4"], "--quantize must be int8 or bf16"),
 ])
 def test_bad_input_is_a_one_line_error(args, message, engines, tmp_path):
     result = CliRunner().invoke(app, args + ["--out", str(tmp_path / "o")])

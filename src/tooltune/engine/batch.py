@@ -178,9 +178,14 @@ class DecodeBatch:
         sl = slice(first, first + rows)  # a view: writes land in the shared buffers
         cache = DynamicCache()
         cache.layers = [_SlotLayer(k[sl], v[sl], self.pos) for k, v in zip(self.kbufs, self.vbufs)]
+        # Logits only where they are read: a single row's last token (plus its draft), every
+        # column when rows of different widths share the pass.
+        keep = 1 + len(getattr(only, "draft", ()) or ()) if only is not None else width
         out = self.model(input_ids=ids, attention_mask=self.mask[sl, :self.pos + width], position_ids=positions,
-                         past_key_values=cache, use_cache=True, logits_to_keep=width)
+                         past_key_values=cache, use_cache=True, logits_to_keep=keep)
         logits = out.logits
+        if keep < width:  # put the kept rows back at their columns
+            logits = torch.cat([logits.new_zeros(rows, width - keep, logits.shape[-1]), logits], dim=1)
         result = {}
         for j, i in enumerate(row_ids):
             owner = self.rows[i]
