@@ -8,8 +8,8 @@ from datetime import date, timedelta
 
 from tooltune.core.dates import MONTHS, WEEKDAYS, resolve_date, system_today
 
-__all__ = ["MONTHS", "WEEKDAYS", "absolute_phrase", "date_phrase", "impossible_date", "random_today",
-           "relative_phrase", "resolve_date", "system_today"]
+__all__ = ["MONTHS", "WEEKDAYS", "absolute_phrase", "date_phrase", "random_today", "relative_phrase",
+           "resolve_date", "system_today"]
 
 _DIGIT_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
 
@@ -88,12 +88,6 @@ def date_phrase(rng: random.Random, today: date, context: str = "bare", relative
     if resolved is None:  # a bug in this module, never user input: fail loudly
         raise AssertionError(f"date phrase {phrase!r} does not resolve")
     return phrase, resolved.isoformat()
-
-
-def impossible_date(rng: random.Random, today: date) -> str:
-    """An ISO-shaped date that does not exist ("2026-02-30", "2026-04-31"), for error recovery."""
-    month, day = rng.choice([(2, 30), (2, 31), (4, 31), (6, 31), (9, 31), (11, 31), (13, rng.randint(1, 28))])
-    return f"{today.year + rng.randint(0, 1)}-{month:02d}-{day:02d}"
 
 
 def random_today(rng: random.Random) -> date:

@@ -229,9 +229,6 @@ POOLS: dict[str, list[str]] = {
     "err.titled_complete": ["mark {title} done, it's task {id}", "I finished {title} (#{id})",
                             "complete task {id} - the {title_raw} one", "task {id}, {title}, is done",
                             "tick off {title}, should be number {id}", "close #{id} ({title})"],
-    # the user corrects an impossible due date the tool refused
-    "err.date_fix": ["sorry, I meant {due}", "oops, make that {due}", "I meant {due}", "my bad, {due} then",
-                     "should be {due}", "{due}, sorry", "typo - {due}", "let's say {due} instead"],
     "err.titled_delete": ["delete task {id}, the {title_raw} one", "remove {title} - I think it's #{id}",
                           "get rid of task {id} ({title})", "delete {title}, id {id}",
                           "trash number {id}, {title}", "drop {title} (task {id})"],

@@ -524,7 +524,7 @@ class TaskApiGenerator:
 
     def _error_recovery(self, ctx: Ctx) -> None:
         r = ctx.rng.random()
-        if r < 0.40:  # unknown id -> answer in words
+        if r < 0.45:  # unknown id -> answer in words
             tool = ctx.rng.choice(["complete_task", "delete_task", "update_task"])
             task_id = ctx.missing_id()
             if tool == "update_task":
@@ -535,7 +535,7 @@ class TaskApiGenerator:
                 text, args = ctx.text(ctx.tpl(pool), {"id": task_id}), {"task_id": task_id}
             ctx.user(text)
             ctx.exchange([(tool, args)])
-        elif r < 0.75:  # wrong id but a title: look it up, then the corrected call
+        elif r < 0.85:  # wrong id but a title: look it up, then the corrected call
             tool = ctx.rng.choice(["complete_task", "delete_task"])
             title = words.title(ctx.rng, verb_phrase=True)
             real_id = ctx.missing_id()
@@ -550,20 +550,6 @@ class TaskApiGenerator:
             result = ctx.calls([(tool, {"task_id": real_id})])[0]
             done = describe(tool, {"task_id": real_id}, result, ctx.rng)
             ctx.say(f"There is no task {wrong_id}, but \"{title}\" is task {real_id}. {done}")
-        elif r < 0.88:  # an impossible due date: the tool refuses it; ask, then (maybe) the corrected call
-            text, args = self.create_request(ctx, ["due_date"] + (["priority"] if ctx.rng.random() < 0.3 else []))
-            bad = dates.impossible_date(ctx.rng, ctx.today)
-            head, _, tail = text.rpartition(args["due_date"])  # the date modifier comes after the title
-            ctx.user(head + bad + tail)
-            error = ctx.calls([("create_task", args | {"due_date": bad})])[0]
-            assert "not a real calendar date" in error
-            ctx.say(ctx.rng.choice([f"{bad} is not a real calendar date, so I didn't create the task. Which day did you mean?",
-                                    f"I couldn't create it: {bad} doesn't exist. What date should I use?"]))
-            if ctx.rng.random() < 0.7:
-                t = ctx.tpl("err.date_fix")
-                due, _ = dates.date_phrase(ctx.rng, ctx.today, "bare")
-                ctx.user(ctx.text(t, {"due": due}))
-                ctx.exchange([("create_task", args | {"due_date": due})])
         else:  # completing a task that is already done
             task_id = ctx.existing_id("done")
             ctx.user(ctx.text(ctx.tpl("complete.core"), {"id": task_id}))
