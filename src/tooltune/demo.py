@@ -138,13 +138,13 @@ def run_demo(out: Path = Path("runs/demo"), n: int = 2000, seed: int = 0, eval_l
         factory = lambda spec, constrained: load_engine(spec, constrained=constrained, quantize=quantize)  # noqa: E731
         # The base model rambles to max_tokens on most turns: it gets the first ``base_limit``
         # of the same conversations, which keeps the whole demo within its time budget.
-        base = run_eval([BASE], data=eval_file, limit=min(base_limit, eval_limit), max_tokens=max_tokens,
-                        engine_factory=factory)
+        base_n = min(base_limit, eval_limit)
+        base = run_eval([BASE], data=eval_file, limit=base_n, max_tokens=max_tokens, engine_factory=factory)
         tuned_report = run_eval([str(out)], data=eval_file, limit=eval_limit, max_tokens=max_tokens,
                                 engine_factory=factory)
         report = merge_reports(base, tuned_report)
         write_report(report, out / "eval")
-        done(f"{min(base_limit, eval_limit)} held-out conversations for the base model, {eval_limit} for the tuned one")
+        done(f"{base_n} held-out conversations for the base model, {eval_limit} for the tuned one")
     tuned = report["models"][-1]["name"]
 
     done = _stage(console, 4, "serve the tuned model and run the agent end to end")

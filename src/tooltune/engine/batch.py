@@ -183,9 +183,8 @@ class DecodeBatch:
         keep = 1 + len(getattr(only, "draft", ()) or ()) if only is not None else width
         out = self.model(input_ids=ids, attention_mask=self.mask[sl, :self.pos + width], position_ids=positions,
                          past_key_values=cache, use_cache=True, logits_to_keep=keep)
-        logits = out.logits
-        if keep < width:  # put the kept rows back at their columns
-            logits = torch.cat([logits.new_zeros(rows, width - keep, logits.shape[-1]), logits], dim=1)
+        logits = out.logits  # the last ``keep`` columns
+        skipped = width - keep
         result = {}
         for j, i in enumerate(row_ids):
             owner = self.rows[i]
@@ -193,7 +192,8 @@ class DecodeBatch:
             if tokens:
                 # A speculative draft needs the logits of its positions too (``owner.draft``).
                 n = 1 + len(getattr(owner, "draft", ()) or ())
-                result[owner] = logits[j, len(tokens) - n:len(tokens)].float() if n > 1 else logits[j, len(tokens) - 1].float()
+                end = len(tokens) - skipped
+                result[owner] = logits[j, end - n:end].float() if n > 1 else logits[j, end - 1].float()
                 self.lengths[i] += len(tokens)
             else:
                 self.mask[i, self.pos:self.pos + width] = 0
