@@ -1,0 +1,90 @@
+"""Serving weights on a CPU: int8 weight-only Linear layers, or bfloat16.
+
+Decoding a small model on a CPU spends most of each forward pass reading Linear weights. int8
+weights (one scale per output channel) read a quarter of the bytes of float32 ones. Only the
+weights are quantised: activations keep their precision, unlike ``torch.ao``'s dynamic int8,
+whose per-tensor int8 activations cost the tuned SmolLM2 17 points of exact match here.
+
+Measured on 2 cores, the 30 layers' Linear weights of SmolLM2-135M (``bench/quantize.py``):
+PyTorch's int8 kernel (``_weight_int8pack_mm``, bfloat16 activations) wins for up to 8 rows (the
+decode and speculation passes) and loses beyond. Longer inputs (prefill) convert the int8 weight
+to float32 for the matmul instead and scale the output, close to the cost of float32 weights.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+KERNEL_MAX_ROWS = 8
+"""Inputs with at most this many rows use the int8 kernel; longer ones a float32 matmul."""
+
+
+class Int8WeightOnlyLinear(nn.Module):
+    """A frozen Linear layer with int8 weights and one float scale per output channel."""
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None = None):
+        super().__init__()
+        w = weight.detach().float()
+        scale = (w.abs().amax(dim=1) / 127.0).clamp(min=1e-12)
+        self.register_buffer("weight_int8", torch.round(w / scale[:, None]).clamp(-127, 127).to(torch.int8).contiguous())
+        # bfloat16 scales for the kernel, float32 ones for the long-input path (a few KB each).
+        self.register_buffer("scale_bf16", scale.to(torch.bfloat16))
+        self.register_buffer("scale", scale)
+        self.register_buffer("bias", None if bias is None else bias.detach().float().clone())
+        self.in_features = w.shape[1]
+        self.out_features = w.shape[0]
+
+    @classmethod
+    def from_linear(cls, linear: nn.Linear) -> "Int8WeightOnlyLinear":
+        return cls(linear.weight, linear.bias)
+
+    def dequantized(self) -> torch.Tensor:
+        """The float32 weight these int8 values stand for."""
+        return self.weight_int8.float() * self.scale[:, None]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        flat = x.reshape(-1, self.in_features)
+        if flat.shape[0] <= KERNEL_MAX_ROWS:
+            y = torch.ops.aten._weight_int8pack_mm(flat.to(torch.bfloat16), self.weight_int8, self.scale_bf16)
+            y = y.to(x.dtype)
+        else:
+            y = nn.functional.linear(flat, self.weight_int8.to(flat.dtype)) * self.scale.to(flat.dtype)
+        if self.bias is not None:
+            y = y + self.bias.to(y.dtype)
+        return y.reshape(*x.shape[:-1], self.out_features)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, int8 weights"
+
+
+def int8_weight_only(model: nn.Module) -> nn.Module:
+    """Replace every ``nn.Linear`` (the LM head included, untied from the input embedding, which
+    stays float) by an ``Int8WeightOnlyLinear``, in place. Returns the model."""
+    with torch.no_grad():
+        for module in list(model.modules()):
+            for name, child in list(module.named_children()):
+                if isinstance(child, nn.Linear):
+                    setattr(module, name, Int8WeightOnlyLinear.from_linear(child))
+        # The float tensors left (embeddings, norms) may still point into the memory-mapped
+        # safetensors file, which keeps the whole file resident: copy them out so it unmaps.
+        for p in list(model.parameters()) + list(model.buffers()):
+            if p.dtype.is_floating_point:
+                p.data = p.data.clone()
+    config = getattr(model, "config", None)
+    if getattr(config, "tie_word_embeddings", False):
+        config.tie_word_embeddings = False  # the head is its own int8 tensor now
+    return model
+
+
+def quantize_model(model: Any, quantize: str | None) -> Any:
+    """``None``/"none": as loaded (float32); "int8": int8 weight-only Linear layers; "bf16": bfloat16."""
+    if quantize in (None, "", "none", "fp32", "float32"):
+        return model
+    if quantize == "int8":
+        return int8_weight_only(model)
+    if quantize == "bf16":
+        return model.to(torch.bfloat16)
+    raise ValueError(f"unknown quantize {quantize!r} (use int8, bf16 or none)")

@@ -1,0 +1,57 @@
+"""int8 weight-only serving weights: both matmul paths against the float weights they stand for."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tooltune.engine.quantize import KERNEL_MAX_ROWS, Int8WeightOnlyLinear, int8_weight_only, quantize_model
+
+
+@pytest.mark.parametrize("rows", [1, KERNEL_MAX_ROWS, KERNEL_MAX_ROWS + 1, 40])
+def test_int8_linear_matches_its_dequantized_weight(rows):
+    torch.manual_seed(0)
+    lin = torch.nn.Linear(64, 48, bias=True)
+    q = Int8WeightOnlyLinear.from_linear(lin)
+    assert q.weight_int8.dtype == torch.int8 and q.weight_int8.shape == (48, 64)
+    # Per-channel scales: every row uses its full int8 range.
+    assert (q.weight_int8.abs().amax(dim=1) == 127).all()
+    assert (q.dequantized() - lin.weight).abs().max() <= q.scale.max() / 2 + 1e-6
+    x = torch.randn(2, rows, 64)
+    want = torch.nn.functional.linear(x, q.dequantized(), lin.bias)
+    got = q(x)
+    assert got.shape == (2, rows, 48) and got.dtype == torch.float32
+    # The kernel path (<= KERNEL_MAX_ROWS rows in all) rounds activations to bfloat16.
+    tol = 0.05 if 2 * rows <= KERNEL_MAX_ROWS else 1e-4
+    assert torch.allclose(got, want, atol=tol, rtol=tol)
+
+
+def test_whole_model_keeps_its_greedy_choices(tiny_model_dir):
+    from tooltune.core.models import load_model
+
+    model, tok, _ = load_model(str(tiny_model_dir))
+    model.eval()
+    ids = tok("add a task to buy milk tomorrow with high priority", return_tensors="pt").input_ids
+    with torch.no_grad():
+        ref = model(ids).logits
+        quantize_model(model, "int8")
+        got = model(ids).logits
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    assert not linears, "every Linear layer is replaced"
+    assert isinstance(model.get_output_embeddings(), Int8WeightOnlyLinear)
+    assert model.get_input_embeddings().weight.dtype == torch.float32  # the embedding stays float
+    assert (ref.argmax(-1) == got.argmax(-1)).float().mean() >= 0.9
+    assert (ref - got).abs().max() < 0.1 * ref.abs().max()
+
+
+def test_unknown_quantize_is_refused():
+    with pytest.raises(ValueError, match="unknown quantize 'int4'"):
+        quantize_model(torch.nn.Linear(2, 2), "int4")
+    layer = torch.nn.Linear(4, 4)
+    assert quantize_model(layer, None) is layer and quantize_model(layer, "none") is layer
+
+
+def test_int8_weight_only_returns_the_same_module():
+    seq = torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+    assert int8_weight_only(seq) is seq
+    assert [type(m).__name__ for m in seq] == ["Int8WeightOnlyLinear", "ReLU", "Int8WeightOnlyLinear"]
