@@ -136,6 +136,10 @@ class DecodeBatch:
     def length(self, owner: Any) -> int:
         return self.lengths[owner.row]
 
+    def live(self) -> int:
+        """Rows with a sequence in them (free rows wait for compaction and do not count)."""
+        return sum(r is not None for r in self.rows)
+
     # ---- the forward pass -------------------------------------------------------------
 
     def step(self, feeds: dict[Any, list[int]]) -> dict[Any, torch.Tensor]:

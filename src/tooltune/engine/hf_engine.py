@@ -16,12 +16,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Callable
 
-from tooltune.core.format import PromptFormat, render_prompt
+from tooltune.core.format import PromptFormat
 from tooltune.core.format.tokens import IM_END, IM_START, TOOL_CALL_CLOSE, TOOL_CALL_OPEN
 
-from .base import ContextTooLong, EngineDelta, EngineError, EngineFinal, GenerationRequest
-from .constraint import ConstraintCompiler, forced_tool
+from .base import EngineDelta, EngineError, EngineFinal, GenerationRequest
+from .constraint import ConstraintCompiler
 from .prefix_cache import PrefixCache
+from .prompt import generate_text, prompt_ids
 from .sampling import make_generator, sample
 
 log = logging.getLogger(__name__)
@@ -167,18 +168,7 @@ class TransformersEngine:
 
     def prepare(self, request: GenerationRequest) -> tuple[list[int], Any]:
         """Validate, render and tokenize a request; compile its constraint. Raises EngineError."""
-        forced_tool(request)
-        prompt = render_prompt(request.messages, request.tools, self.fmt)
-        ids = self.tokenizer.encode(prompt, add_special_tokens=False)
-        want = request.sampling.max_tokens
-        if want is not None and want < 1:
-            raise EngineError("max_tokens must be at least 1")
-        if len(ids) + (want or 1) > self.max_context:
-            raise ContextTooLong(
-                f"the prompt has {len(ids)} tokens"
-                + (f" and max_tokens is {want}" if want else "")
-                + f": more than this model's context of {self.max_context} tokens"
-            )
+        ids = prompt_ids(request, self.tokenizer, self.fmt, self.max_context)
         compiled = None
         if self.constrained and request.constrained:
             compiled = self.constraints.compile(request)
@@ -204,17 +194,7 @@ class TransformersEngine:
 
     def generate_text(self, request: GenerationRequest) -> tuple[str, EngineFinal]:
         """Blocking convenience for scripts and tests: the whole output text and its final."""
-
-        async def run() -> tuple[str, EngineFinal]:
-            parts, final = [], None
-            async for item in self.generate(request):
-                if isinstance(item, EngineDelta):
-                    parts.append(item.text)
-                else:
-                    final = item
-            return "".join(parts), final
-
-        return asyncio.run(run())
+        return generate_text(self, request)
 
     # ---- worker -----------------------------------------------------------------------
 
@@ -406,7 +386,7 @@ class TransformersEngine:
         """Pick one token (plus whatever the grammar forces after it) and stream the new text.
         Returns the tokens to run the model on next, or None when the sequence has finished."""
         if seq.pending:  # forced tokens already chosen (and streamed): just run them
-            if len(self._batch.rows) <= 1:
+            if self._batch.live() <= 1:
                 feed, seq.pending = seq.pending, []
                 return feed
             return [seq.pending.pop(0)]
@@ -440,7 +420,7 @@ class TransformersEngine:
             self.stats.constraint_s += time.perf_counter() - t0
             if only_stop:
                 return self._finish(seq, "stop")
-        if self.speculate and not seq.job.request.sampling.temperature and len(self._batch.rows) <= 1:
+        if self.speculate and not seq.job.request.sampling.temperature and self._batch.live() <= 1:
             seq.draft = self._draft(seq)
             if seq.draft:
                 seq.next_mask_ready = False  # the matcher has moved past the draft

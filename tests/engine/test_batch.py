@@ -1,0 +1,40 @@
+"""DecodeBatch bookkeeping: rows, free rows and compaction."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import torch
+
+from tooltune.engine.batch import DecodeBatch
+
+
+def _kv(length: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    return [(torch.randn(1, 2, length, 4), torch.randn(1, 2, length, 4)) for _ in range(3)]
+
+
+def test_free_rows_do_not_count_as_live_until_compacted():
+    batch = DecodeBatch(model=None)
+    a, b, c = (SimpleNamespace() for _ in range(3))
+    for owner, n in ((a, 5), (b, 7), (c, 3)):
+        batch.add(owner, _kv(n), n)
+    assert batch.live() == 3 and len(batch.rows) == 3
+    batch.remove(b)  # one free row among two live ones: kept (compacting copies every row)
+    assert batch.live() == 2 and len(batch.rows) == 3
+    kept = batch.extract(a)
+    batch.remove(c)  # now free rows outnumber live ones: compacted
+    assert batch.live() == 1 and len(batch.rows) == 1 and batch.length(a) == 5
+    assert all(torch.equal(x, y) for (x, _), (y, _) in zip(kept, batch.extract(a)))
+    batch.remove(a)
+    assert batch.live() == 0 and batch.rows == []
+
+
+def test_a_lone_sequence_next_to_a_free_row_is_alone():
+    """What the engine's speculation and forced-token batching ask: after a pair of concurrent
+    requests, the one left runs alone although its batch still has two rows."""
+    batch = DecodeBatch(model=None)
+    a, b = SimpleNamespace(), SimpleNamespace()
+    batch.add(a, _kv(4), 4)
+    batch.add(b, _kv(6), 6)
+    batch.remove(b)
+    assert len(batch.rows) == 2 and batch.live() == 1
