@@ -11,6 +11,7 @@
 Data: ``tooltune data generate --tools taskapi --n 300 --seed 1 --out /tmp/lat``.
 
     python bench/latency.py --model runs/default --data /tmp/lat/eval.jsonl
+    python bench/latency.py --model runs/default --backend llama.cpp --server-arg=--gguf-quant --server-arg=q8_0
 """
 
 from __future__ import annotations
@@ -117,10 +118,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(model: str, quantize: str, port: int, extra: list[str]) -> subprocess.Popen:
+def start_server(model: str, quantize: str, backend: str, port: int, extra: list[str]) -> subprocess.Popen:
     exe = Path(sys.executable).parent / "tooltune"
     cmd = [str(exe) if exe.exists() else "tooltune", "serve", "--model", f"bench={model}", "--port", str(port),
-           "--quantize", quantize, *extra]
+           "--backend", backend, *(["--quantize", quantize] if backend == "transformers" else []), *extra]
     print("starting:", " ".join(cmd), file=sys.stderr)
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open("/tmp/tooltune-bench-server.log", "w"))
 
@@ -171,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--url", help="use a running server instead of starting one (no RSS then)")
     ap.add_argument("--served-name", default="bench", help="model name on --url")
     ap.add_argument("--quantize", default="none", help="server weights: none (float32, the serving default), bf16 or int8")
+    ap.add_argument("--backend", default="transformers", help="server engine: transformers or llama.cpp")
     ap.add_argument("--turns", type=int, default=0, help="limit the number of tool-call turns (0: all)")
     ap.add_argument("--baseline-turns", type=int, default=10, help="single-call turns timed with generate()")
     ap.add_argument("--concurrency", type=int, default=8)
@@ -191,9 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     name = args.served_name
     if url is None:
         port = free_port()
-        proc = start_server(args.model, args.quantize, port, args.server_arg)
+        proc = start_server(args.model, args.quantize, args.backend, port, args.server_arg)
         url, name = f"http://127.0.0.1:{port}", "bench"
-    results: dict[str, Any] = {"model": args.model, "quantize": args.quantize, "turns": len(turns),
+    results: dict[str, Any] = {"model": args.model, "backend": args.backend, "quantize": args.quantize, "turns": len(turns),
                                "cpu_count": os.cpu_count(), "loadavg_start": os.getloadavg()}
     try:
         with httpx.Client(timeout=600) as client:

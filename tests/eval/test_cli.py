@@ -43,8 +43,8 @@ def base(req):
 def engines(monkeypatch, tmp_path):
     made = []
 
-    def factory(spec, constrained, quantize=None):
-        made.append((spec, constrained) + ((quantize,) if quantize else ()))
+    def factory(spec, constrained, quantize=None, backend="transformers"):
+        made.append((spec, constrained) + ((quantize,) if quantize else ()) + ((backend,) if backend != "transformers" else ()))
         return ScriptedEngine(tuned if "tuned" in spec else base, name=spec)
 
     monkeypatch.setattr(api, "default_engine_factory", factory)
@@ -117,6 +117,15 @@ def test_quantize_reaches_the_engine_and_the_report(eval_file, engines, tmp_path
     assert json.loads((tmp_path / "o" / "report.json").read_text())["config"]["weights"] == "int8"
 
 
+def test_backend_reaches_the_engine_and_the_report(eval_file, engines, tmp_path):
+    made, _ = engines
+    result = CliRunner().invoke(app, ["--model", "tuned-x", "--data", str(eval_file), "--out", str(tmp_path / "o"),
+                                      "--backend", "llama.cpp", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert made == [("tuned-x", True, "llama.cpp")]
+    assert json.loads((tmp_path / "o" / "report.json").read_text())["config"]["backend"] == "llama.cpp"
+
+
 @pytest.mark.parametrize("args, message", [
     (["--model", "m", "--data", "/nope/eval.jsonl"], "eval data not found"),
     (["--model", "m"], "nothing to evaluate"),
@@ -124,6 +133,8 @@ def test_quantize_reaches_the_engine_and_the_report(eval_file, engines, tmp_path
     (["--model", "m", "--suite", "mmlu"], "unknown suite"),
     (["--model", "m", "--suite", "taskapi-e2e"], "give --base-url"),
     (["--model", "m", "--data", "x.jsonl", "--quantize", "int4"], "--quantize must be int8 or bf16"),
+    (["--model", "m", "--data", "x.jsonl", "--backend", "vllm"], "--backend must be transformers or llama.cpp"),
+    (["--model", "m", "--data", "x.jsonl", "--backend", "llama.cpp", "--quantize", "int8"], "applies to the transformers backend"),
 ])
 def test_bad_input_is_a_one_line_error(args, message, engines, tmp_path):
     result = CliRunner().invoke(app, args + ["--out", str(tmp_path / "o")])

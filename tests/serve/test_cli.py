@@ -59,8 +59,26 @@ def test_serve_builds_the_app(monkeypatch):
     assert list(services) == ["smollm2-135m", "t"] and not services["t"].constrained
 
 
+def test_serve_passes_the_llamacpp_backend_options(monkeypatch):
+    import uvicorn
+
+    import tooltune.engine
+
+    seen = []
+    monkeypatch.setattr(tooltune.engine, "load_engine",
+                        lambda spec, name=None, **kw: seen.append(kw) or ScriptedEngine(["hi"], name=name))
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: None)
+    r = CliRunner().invoke(app, ["serve", "--model", "smollm2-135m", "--backend", "llama.cpp", "--gguf-quant", "q8_0",
+                                 "--max-concurrent", "6"])
+    assert r.exit_code == 0, r.output
+    assert seen[0]["backend"] == "llama.cpp" and seen[0]["gguf_quant"] == "q8_0" and seen[0]["slots"] == 6
+
+
 @pytest.mark.parametrize("args,words", [
     (["--model", "smollm2-135m", "--quantize", "int4"], "--quantize"),
+    (["--model", "smollm2-135m", "--backend", "vllm"], "--backend must be"),
+    (["--model", "smollm2-135m", "--backend", "llama.cpp", "--gguf-quant", "q4_0"], "--gguf-quant must be"),
+    (["--model", "smollm2-135m", "--backend", "llama.cpp", "--quantize", "int8"], "use --gguf-quant"),
     (["--model", "smollm2-135m", "--timeout", "0"], "--timeout"),
     (["--model", "x=a", "--model", "x=b"], "served as 'x'"),
     (["--model", "/no/such/model/dir"], "model not found"),

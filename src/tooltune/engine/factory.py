@@ -4,40 +4,23 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from .hf_engine import SPECULATE_TOKENS, TransformersEngine
+from .llamacpp_engine import DEFAULT_SLOTS, GGUF_QUANT, LlamaCppEngine, gguf_for
+from .quantize import quantize_model
 
 log = logging.getLogger(__name__)
 
+Backend = Literal["transformers", "llama.cpp"]
+"""transformers: the model as trained, in PyTorch; llama.cpp: exported to GGUF and run by llama.cpp."""
+BACKENDS = ("transformers", "llama.cpp")
+
+LLAMACPP_CONTEXT = 4096
+"""Context per llama.cpp slot unless asked otherwise (its KV cache is allocated up front)."""
+
 Quantize = Literal["int8", "bf16"]
-"""int8: dynamic int8 quantisation of every Linear layer, per-channel weight scales (CPU); bf16: bfloat16 weights."""
-
-
-def quantize_model(model: Any, quantize: str | None) -> Any:
-    import torch
-
-    if quantize in (None, "", "none", "fp32", "float32"):
-        return model
-    if quantize == "int8":
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # torch.ao's deprecation notice; the kernels are current
-            # inplace: no deep copy of the float model (it would double the peak memory)
-            # Per-channel weight scales: per-tensor ones (the default) cost most of the tuned
-            # model's accuracy on this 135M model.
-            spec = {torch.nn.Linear: torch.ao.quantization.per_channel_dynamic_qconfig}
-            model = torch.ao.quantization.quantize_dynamic(model, spec, dtype=torch.qint8, inplace=True)
-            # The float tensors left (embeddings, norms) still point into the memory-mapped
-            # safetensors file, which keeps the whole file resident: copy them out so it unmaps.
-            with torch.no_grad():
-                for p in list(model.parameters()) + list(model.buffers()):
-                    p.data = p.data.clone()
-            return model
-    if quantize == "bf16":
-        return model.to(torch.bfloat16)
-    raise ValueError(f"unknown quantize {quantize!r} (use int8, bf16 or none)")
+"""int8: int8 weight-only Linear layers, per-channel scales (CPU); bf16: bfloat16 weights."""
 
 
 def _release_freed_memory() -> None:
@@ -63,14 +46,25 @@ def load_engine(
     jump_forward: bool = True,
     max_context: int | None = None,
     speculate: int = SPECULATE_TOKENS,
-) -> TransformersEngine:
-    """Load a model (embedded name, run dir, merged dir, HF id/path) as a TransformersEngine.
+    backend: str = "transformers",
+    slots: int | None = None,
+    gguf_quant: str = GGUF_QUANT,
+) -> TransformersEngine | LlamaCppEngine:
+    """Load a model (embedded name, run dir, merged dir, HF id/path) as an engine.
 
     ``constrained``: apply grammar constraints (requests can still opt out);
     ``quantize``: None, "int8" or "bf16"; ``threads``: torch intra-op threads (process-wide);
     ``name``: the name the engine reports (default: the spec as given); ``speculate``: prompt-lookup
     draft length for greedy requests (0 turns it off; outputs are the same either way).
+    ``backend="llama.cpp"``: the model exported to GGUF once (cached) and run by llama.cpp with
+    ``slots`` concurrent sequences and ``gguf_quant`` weights (q8_0 or f16); ``quantize``, ``speculate`` and the cache options are the
+    transformers engine's and do not apply.
     Raises ``tooltune.core.models.ModelNotFound`` for specs that name no model."""
+    if backend == "llama.cpp":
+        return _load_llamacpp(spec, constrained=constrained, name=name, threads=threads,
+                              max_context=max_context, slots=slots, quant=gguf_quant)
+    if backend != "transformers":
+        raise ValueError(f"unknown backend {backend!r} (use {' or '.join(BACKENDS)})")
     import torch
 
     from tooltune.core.models import load_model
@@ -88,4 +82,22 @@ def load_engine(
         prefix_cache_entries=prefix_cache_entries,
         jump_forward=jump_forward,
         speculate=speculate,
+    )
+
+
+def _load_llamacpp(spec: str | Path, *, constrained: bool, name: str | None, threads: int | None,
+                   max_context: int | None, slots: int | None, quant: str) -> LlamaCppEngine:
+    import json
+
+    from tooltune.core.models import load_prompt_format, load_tokenizer, resolve
+
+    resolved = resolve(spec)
+    fmt = load_prompt_format(resolved)
+    tokenizer = load_tokenizer(resolved, fmt)
+    gguf = gguf_for(spec, quant)
+    config = Path(resolved.weights) / "config.json"
+    longest = json.loads(config.read_text()).get("max_position_embeddings", LLAMACPP_CONTEXT) if config.is_file() else LLAMACPP_CONTEXT
+    return LlamaCppEngine(
+        gguf, tokenizer, fmt, name=name or str(spec), constrained=constrained,
+        max_context=max_context or min(int(longest), LLAMACPP_CONTEXT), slots=slots or DEFAULT_SLOTS, threads=threads,
     )

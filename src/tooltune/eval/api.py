@@ -32,11 +32,12 @@ class Suite:
     cases: list[EvalCase]
 
 
-def default_engine_factory(spec: str, constrained: bool, quantize: str | None = None) -> Any:
-    """The shared transformers engine (imported lazily: it pulls torch)."""
+def default_engine_factory(spec: str, constrained: bool, quantize: str | None = None,
+                           backend: str = "transformers") -> Any:
+    """The shared engine (imported lazily: it pulls torch or llama.cpp)."""
     from tooltune.engine import load_engine  # type: ignore[attr-defined]
 
-    return load_engine(spec, constrained=constrained, quantize=quantize)
+    return load_engine(spec, constrained=constrained, quantize=quantize, backend=backend)
 
 
 def model_label(spec: str) -> str:
@@ -147,12 +148,14 @@ def run_eval(
     engine_factory: EngineFactory | None = None,
     api_key: str | None = None,
     quantize: str | None = None,
+    backend: str = "transformers",
 ) -> dict[str, Any]:
     """Evaluate every model on the eval file and the suites; returns the report dict.
 
     ``models`` are run directories / embedded model names (in-process), or, with ``base_url``,
     model names the server knows. ``limit`` caps conversations (data) and entries (each suite).
     ``quantize`` (in-process): the serving weights to check, "int8" or "bf16" (default float32).
+    ``backend`` (in-process): "transformers" or "llama.cpp" (the model exported to GGUF).
     """
     if not models:
         raise EvalError("give at least one --model")
@@ -161,13 +164,14 @@ def run_eval(
     if E2E_SUITE in suites and not base_url:
         raise EvalError(f"suite {E2E_SUITE!r} runs the agent against a server: give --base-url (e.g. `tooltune serve`)")
     loaded = load_suites(data, suites, limit)
-    factory = engine_factory or (lambda spec, constrained: default_engine_factory(spec, constrained, quantize))
+    factory = engine_factory or (lambda spec, constrained: default_engine_factory(spec, constrained, quantize, backend))
     report: dict[str, Any] = {
         "tool": "tooltune eval",
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "config": {"data": str(data) if data else None, "suites": list(suites), "base_url": base_url,
                    "limit": limit, "constrained": constrained, "max_tokens": max_tokens,
-                   "decoding": "greedy (temperature 0)", "weights": quantize or "float32"},
+                   "decoding": "greedy (temperature 0)", "weights": quantize or "float32",
+                   "backend": None if base_url else backend},
         "suites": [s.name for s in loaded] + ([E2E_SUITE] if E2E_SUITE in suites else []),
         "models": [],
         "published": {f"bfcl:{k}": v for k, v in bfcl.PUBLISHED.items() if f"bfcl:{k}" in suites},

@@ -27,6 +27,7 @@ def eval_command(
     no_constrain: bool = typer.Option(False, "--no-constrain", help="Disable grammar-constrained decoding (in-process)."),
     max_tokens: int = typer.Option(512, "--max-tokens", min=1, help="Completion token limit per turn."),
     quantize: Optional[str] = typer.Option(None, "--quantize", help="In-process weights to check: int8 or bf16 (default float32, as served)."),
+    backend: str = typer.Option("transformers", "--backend", help="In-process engine: transformers, or llama.cpp (the model exported to GGUF q8_0, as `tooltune serve --backend llama.cpp` runs it)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
     """Evaluate one or more models and write report.json / report.md / report.html."""
@@ -36,12 +37,16 @@ def eval_command(
 
     if quantize not in (None, "int8", "bf16"):
         _fail(f"--quantize must be int8 or bf16, got {quantize!r}")
+    if backend not in ("transformers", "llama.cpp"):
+        _fail(f"--backend must be transformers or llama.cpp, got {backend!r}")
+    if quantize and backend != "transformers":
+        _fail("--quantize applies to the transformers backend (llama.cpp runs the q8_0 GGUF)")
     if data is not None and not data.is_file():
         _fail(f"eval data not found: {data}")
     try:
         report = run_eval(model, data=data, suites=suite, base_url=base_url, limit=limit,
                           constrained=not no_constrain, max_tokens=max_tokens, progress=progress, api_key=api_key,
-                          quantize=quantize)
+                          quantize=quantize, backend=backend)
     except (EvalError, CasesError) as e:
         _fail(str(e))
         return

@@ -58,7 +58,11 @@ def serve(
                                           help="Require 'Authorization: Bearer KEY' on /v1/*."),
     no_constrain: bool = typer.Option(False, "--no-constrain",
                                       help="Turn grammar-constrained decoding off (calls are still validated)."),
-    quantize: str = typer.Option("none", help="Weights: int8 (dynamic int8 Linear layers), bf16 or none."),
+    backend: str = typer.Option("transformers", help=(
+        "Engine: transformers, or llama.cpp (the model exported to GGUF once, cached, and run by "
+        "llama.cpp in this process: faster on a CPU).")),
+    gguf_quant: str = typer.Option("f16", help="llama.cpp weights: f16 (same outputs as float32 on our eval) or q8_0 (faster)."),
+    quantize: str = typer.Option("none", help="transformers weights: int8 (int8 weight-only Linear layers), bf16 or none."),
     timeout: float = typer.Option(120.0, help="Seconds a request may take, queueing included."),
     max_concurrent: Optional[int] = typer.Option(None, help="Requests per model generating at once (default 4)."),
     speculate: int = typer.Option(8, min=0, help="Prompt-lookup draft tokens per step for greedy requests (0: off; same outputs)."),
@@ -66,6 +70,12 @@ def serve(
     """Serve models behind an OpenAI-compatible API (POST /v1/chat/completions, GET /v1/models)."""
     if quantize not in ("int8", "bf16", "none"):
         raise _fail(f"--quantize must be int8, bf16 or none, not {quantize!r}")
+    if backend not in ("transformers", "llama.cpp"):
+        raise _fail(f"--backend must be transformers or llama.cpp, not {backend!r}")
+    if gguf_quant not in ("f16", "q8_0"):
+        raise _fail(f"--gguf-quant must be f16 or q8_0, not {gguf_quant!r}")
+    if backend == "llama.cpp" and quantize != "none":
+        raise _fail("--quantize applies to the transformers backend; use --gguf-quant with llama.cpp")
     if timeout <= 0:
         raise _fail("--timeout must be positive")
     try:
@@ -77,7 +87,7 @@ def serve(
     import uvicorn
 
     from tooltune.core.models import ModelNotFound
-    from tooltune.engine import load_engine
+    from tooltune.engine import EngineError, load_engine
 
     from .app import create_app
 
@@ -87,8 +97,9 @@ def serve(
         try:
             engines[name] = load_engine(spec, constrained=not no_constrain,
                                         quantize=None if quantize == "none" else quantize, name=name,
-                                        speculate=speculate)
-        except ModelNotFound as e:
+                                        speculate=speculate, backend=backend, slots=max_concurrent,
+                                        gguf_quant=gguf_quant)
+        except (ModelNotFound, EngineError) as e:
             raise _fail(str(e)) from None
         except (OSError, ValueError) as e:
             raise _fail(f"cannot load {spec!r}: {e}") from None
