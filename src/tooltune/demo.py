@@ -108,6 +108,13 @@ def run_demo(out: Path = Path("runs/demo"), n: int = 2000, seed: int = 0, eval_l
     data_dir, model_dir = out / "data", out / "model"
     train_file, eval_file = data_dir / "train.jsonl", data_dir / "eval.jsonl"
 
+    loaded: dict[str, Any] = {}
+
+    def tuned_engine() -> Any:
+        if "tuned" not in loaded:
+            loaded["tuned"] = load_engine(str(out), quantize=quantize)
+        return loaded["tuned"]
+
     done = _stage(console, 1, "data")
     if train_file.exists() and eval_file.exists():
         done(f"reusing {data_dir}")
@@ -135,7 +142,11 @@ def run_demo(out: Path = Path("runs/demo"), n: int = 2000, seed: int = 0, eval_l
         report = json.loads(eval_json.read_text())
         done(f"reusing {eval_json}")
     else:
-        factory = lambda spec, constrained: load_engine(spec, constrained=constrained, quantize=quantize)  # noqa: E731
+        def factory(spec: str, constrained: bool) -> Any:
+            if spec == str(out) and constrained:  # loaded once, served again in stage 4
+                return tuned_engine()
+            return load_engine(spec, constrained=constrained, quantize=quantize)
+
         # The base model rambles to max_tokens on most turns: it gets the first ``base_limit``
         # of the same conversations, which keeps the whole demo within its time budget.
         base_n = min(base_limit, eval_limit)
@@ -153,7 +164,7 @@ def run_demo(out: Path = Path("runs/demo"), n: int = 2000, seed: int = 0, eval_l
         e2e = json.loads(e2e_json.read_text())
         done(f"reusing {e2e_json}")
     else:
-        engine = load_engine(str(out), name=SERVED_NAME, quantize=quantize)
+        engine = tuned_engine()
         with serve_in_thread(create_app({SERVED_NAME: engine})) as url:
             def progress(row: dict[str, Any]) -> None:
                 console.print(f"  {'[green]pass[/]' if row['passed'] else '[red]FAIL[/]'} {row['name']}")
