@@ -49,7 +49,8 @@ def demo(
     out: str = typer.Option("runs/demo", help="Run directory (reused: a second run only redoes what is missing)."),
     n: int = typer.Option(2000, help="Conversations to generate (train + eval)."),
     eval_limit: int = typer.Option(40, help="Held-out conversations the tuned model is evaluated on."),
-    base_limit: int = typer.Option(20, help="How many of those the base model is evaluated on (it rambles: slow)."),
+    base_limit: int = typer.Option(10, help="How many of those the base model is evaluated on (it rambles: slow)."),
+    base_max_tokens: int = typer.Option(64, help="Completion tokens per turn for the base model (the tuned one gets 128)."),
     quantize: str = typer.Option("none", help="Serving/eval weights: none (float32), bf16 or int8 (weight-only: same exact match, lower RSS, not faster here)."),
 ) -> None:
     """The main job on the embedded model: data -> train -> eval base vs tuned -> serve + Task API
@@ -58,7 +59,7 @@ def demo(
 
     from tooltune.demo import run_demo
 
-    run_demo(Path(out), n=n, eval_limit=eval_limit, base_limit=base_limit, quantize=None if quantize == "none" else quantize)
+    run_demo(Path(out), n=n, eval_limit=eval_limit, base_limit=base_limit, base_max_tokens=base_max_tokens, quantize=None if quantize == "none" else quantize)
 
 
 def main() -> None:
