@@ -51,7 +51,7 @@ def make_ours(base: str):
     new_ids = add_tool_tokens(model, tok) if cfg.add_tool_tokens else []
     model.train()
     model = wrap_lora(model, cfg, new_ids)
-    loss_fn = AssistantLoss(model, cfg.shared_prefix).train()
+    loss_fn = AssistantLoss(model, cfg.shared_prefix, prefix_reuse=cfg.prefix_reuse).train()
     opt = torch.optim.AdamW([p for p in loss_fn.parameters() if p.requires_grad], lr=cfg.lr)
     return cfg, loss_fn, opt, tok, fmt
 

@@ -29,3 +29,26 @@ def test_loss_matches_transformers_labels_loss(tiny_model_dir, train_jsonl):
     ours = AssistantLoss(model, shared_prefix=False)(ids, mask, lengths)
     labels = ids.masked_fill(~mask, -100)
     assert torch.allclose(ours, model(input_ids=ids, labels=labels).loss, atol=1e-5)
+
+
+def test_reused_prefix_lags_the_weights_for_at_most_n_steps(tiny_model_dir, train_jsonl):
+    model, tok, _ = load_model(tiny_model_dir)
+    ids, mask, lengths = _batch(train_jsonl, tok)
+    fresh = AssistantLoss(model, shared_prefix=True).train()
+    reuse = AssistantLoss(model, shared_prefix=True, prefix_reuse=2).train()
+    # Same weights: the reused keys/values give the same loss, step after step.
+    first = reuse(ids, mask, lengths)
+    assert torch.allclose(first, fresh(ids, mask, lengths), atol=1e-6)
+    assert torch.allclose(reuse(ids, mask, lengths), first, atol=1e-6)
+    # Change the weights: the next reuse still sees the old prefix (different loss from fresh),
+    # and the one after the limit recomputes it (the same as fresh again).
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(1.05)
+    want = fresh(ids, mask, lengths)
+    assert not torch.allclose(reuse(ids, mask, lengths), want, atol=1e-4)  # second reuse: stale
+    assert torch.allclose(reuse(ids, mask, lengths), want, atol=1e-6)  # limit reached: recomputed
+    # Another prefix (other tools) is never served the held one.
+    other = ids.clone()
+    other[:, 5] = (other[:, 5] + 1) % 50
+    assert torch.allclose(reuse(other, mask, lengths), fresh(other, mask, lengths), atol=1e-6)

@@ -28,8 +28,13 @@ def trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {n: p.detach().cpu().clone() for n, p in model.named_parameters() if p.requires_grad}
 
 
-def save_checkpoint(run_dir: Path, step: int, model: Any, optimizer: Any, scheduler: Any, keep: int) -> Path:
-    """Written to a temporary name and renamed, so a crash never leaves a half checkpoint."""
+LOSS_STATE = "loss_state.pt"
+
+
+def save_checkpoint(run_dir: Path, step: int, model: Any, optimizer: Any, scheduler: Any, keep: int,
+                    loss_state: Any = None) -> Path:
+    """Written to a temporary name and renamed, so a crash never leaves a half checkpoint.
+    ``loss_state``: what the loss module carries between steps (a reused prefix KV), if anything."""
     target = checkpoints_dir(run_dir) / f"step-{step}"
     tmp = target.with_name(target.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -38,6 +43,8 @@ def save_checkpoint(run_dir: Path, step: int, model: Any, optimizer: Any, schedu
     torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
     torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
     torch.save({"torch": torch.get_rng_state(), "python": random.getstate()}, tmp / "rng.pt")
+    if loss_state is not None:
+        torch.save(loss_state, tmp / LOSS_STATE)
     (tmp / STATE_FILE).write_text(json.dumps({"step": step}))
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
@@ -48,8 +55,15 @@ def save_checkpoint(run_dir: Path, step: int, model: Any, optimizer: Any, schedu
     return target
 
 
+def load_loss_state(path: Path) -> Any:
+    """The loss module's state saved with the checkpoint, or None."""
+    f = path / LOSS_STATE
+    return torch.load(f, map_location="cpu", weights_only=False) if f.is_file() else None
+
+
 def load_checkpoint(path: Path, model: Any, optimizer: Any, scheduler: Any) -> int:
-    """Restore everything saved by ``save_checkpoint``; returns the step to continue from."""
+    """Restore everything saved by ``save_checkpoint`` but the loss state (``load_loss_state``);
+    returns the step to continue from."""
     weights = torch.load(path / "trainable.pt", map_location="cpu")
     params = dict(model.named_parameters())
     missing = [n for n in weights if n not in params]

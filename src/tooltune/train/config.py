@@ -64,6 +64,12 @@ class TrainConfig(BaseModel):
         "of once per conversation with gradient. Forward values are identical; gradients do not flow into the "
         "prefix's keys/values.",
     )
+    prefix_reuse: int = Field(
+        0, ge=0,
+        description="With shared_prefix: reuse the prefix's keys/values for up to N further steps before "
+        "recomputing them (0: every step). Saves the prefix forward pass on most steps; the reused values lag "
+        "the weights by at most N optimizer steps.",
+    )
     group_by_prefix: bool = Field(True, description="Batch conversations with the same system turn together.")
     quantization: Literal["none", "nf4"] = Field(
         "none",

@@ -29,10 +29,37 @@ class AssistantLoss(nn.Module):
     """Wraps a causal LM (plain or peft); ``forward(ids, mask)`` -> mean cross-entropy over the
     tokens where ``mask`` is True. Wrapped whole by ``accelerator.prepare`` (DDP/FSDP)."""
 
-    def __init__(self, model: nn.Module, shared_prefix: bool = True):
+    def __init__(self, model: nn.Module, shared_prefix: bool = True, prefix_reuse: int = 0):
         super().__init__()
         self.model = model
         self.shared_prefix = shared_prefix
+        self.prefix_reuse = prefix_reuse
+        self._prefix: tuple[torch.Tensor, Any, int] | None = None  # (token ids, KV cache, times reused)
+
+    def carried_state(self) -> dict[str, Any] | None:
+        """The reused prefix KV and its age: checkpoints keep it so a resumed run continues exactly."""
+        if self._prefix is None:
+            return None
+        ids, cache, age = self._prefix
+        return {"ids": ids, "cache": cache, "age": age}
+
+    def load_carried_state(self, state: dict[str, Any] | None) -> None:
+        self._prefix = None if state is None else (state["ids"], state["cache"], int(state["age"]))
+
+    def _prefix_cache(self, body: nn.Module, prefix: torch.Tensor) -> Any:
+        """KV of the shared prefix: computed now, or (``prefix_reuse`` > 0) the one computed for the
+        same tokens at most ``prefix_reuse`` steps ago, when the weights were nearly the same."""
+        import copy
+
+        held = self._prefix
+        if held is not None and held[2] < self.prefix_reuse and torch.equal(held[0], prefix):
+            self._prefix = (held[0], held[1], held[2] + 1)
+            return copy.deepcopy(held[1])  # the forward below appends to it
+        with torch.no_grad():
+            cache = body(input_ids=prefix.unsqueeze(0), use_cache=True).past_key_values
+        if self.prefix_reuse:
+            self._prefix = (prefix.clone(), copy.deepcopy(cache), 0)
+        return cache
 
     def _parts(self) -> tuple[Any, Any, float | None]:
         base = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
@@ -46,8 +73,7 @@ class AssistantLoss(nn.Module):
         p = shared_prefix_len(ids, target_mask, lengths) if self.shared_prefix and self.training else 0
         if p:
             # The shared prefix (tools block) once, without gradient; every row continues from it.
-            with torch.no_grad():
-                cache = body(input_ids=ids[:1, :p], use_cache=True).past_key_values
+            cache = self._prefix_cache(body, ids[0, :p])
             cache.batch_repeat_interleave(ids.shape[0])
             pos = torch.arange(p, ids.shape[1], device=ids.device).unsqueeze(0).expand(ids.shape[0], -1)
             hidden = body(input_ids=ids[:, p:], past_key_values=cache, position_ids=pos, use_cache=True).last_hidden_state

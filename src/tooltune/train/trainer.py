@@ -21,7 +21,7 @@ import yaml
 
 from tooltune.core.format import PromptFormat
 
-from .checkpoint import last_checkpoint, load_checkpoint, save_checkpoint
+from .checkpoint import last_checkpoint, load_checkpoint, load_loss_state, save_checkpoint
 from .config import TrainConfig, save_config
 from .data import Example, collate, load_conversations, plan_batches, tokenize
 
@@ -207,7 +207,8 @@ def train(
 
     from .loss import AssistantLoss
 
-    loss_fn = AssistantLoss(model, shared_prefix=cfg.shared_prefix and not cfg.gradient_checkpointing)
+    loss_fn = AssistantLoss(model, shared_prefix=cfg.shared_prefix and not cfg.gradient_checkpointing,
+                            prefix_reuse=cfg.prefix_reuse)
     params = [p for p in loss_fn.parameters() if p.requires_grad]
     n_trainable = sum(p.numel() for p in params)
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -222,6 +223,7 @@ def train(
     start = 0
     if ckpt is not None:
         start = load_checkpoint(ckpt, unwrapped, optimizer, scheduler)
+        accelerator.unwrap_model(loss_fn).load_carried_state(load_loss_state(ckpt))
         if main:
             log(f"resuming from {ckpt} (step {start} of {total_steps})")
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -283,7 +285,8 @@ def train(
                     metrics.flush()
                 if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < total_steps:
                     if main:
-                        save_checkpoint(run_dir, step, unwrapped, optimizer, scheduler, cfg.keep_checkpoints)
+                        save_checkpoint(run_dir, step, unwrapped, optimizer, scheduler, cfg.keep_checkpoints,
+                                        accelerator.unwrap_model(loss_fn).carried_state())
                     accelerator.wait_for_everyone()
     finally:
         bar.close()
@@ -291,7 +294,8 @@ def train(
 
     if stop["flag"]:
         if main:
-            path = save_checkpoint(run_dir, step, unwrapped, optimizer, scheduler, cfg.keep_checkpoints)
+            path = save_checkpoint(run_dir, step, unwrapped, optimizer, scheduler, cfg.keep_checkpoints,
+                                        accelerator.unwrap_model(loss_fn).carried_state())
             log(f"interrupted at step {step}/{total_steps}: checkpoint saved to {path}; continue with --resume")
         accelerator.wait_for_everyone()
         return TrainResult(run_dir, step, True, {}, main)
