@@ -40,6 +40,29 @@ STRICT_TOOLS = [
 """Schemas a random model must still obey: bounded ints and strings, enums, required keys."""
 
 
+MODES = [("required", True), ("required", False), ("set_alarm", True), ("auto", False)]
+"""(tool_choice, parallel_tool_calls) pairs every engine is checked under with STRICT_TOOLS."""
+
+
+def assert_valid_for_mode(text: str, final, choice: str, parallel: bool, tools) -> None:
+    """What a finished, grammar-constrained turn must look like under ``tool_choice=choice``."""
+    from tooltune.core.format import parse_output
+    from tooltune.core.validate import call_errors
+
+    parsed = parse_output(text)
+    assert not parsed.malformed, text
+    assert IM_END not in text
+    if choice != "auto":
+        assert final.finish_reason == "stop", text
+        assert parsed.tool_calls and not parsed.content, text
+    if choice == "set_alarm" or not parallel:
+        assert len(parsed.tool_calls) <= 1, text
+    if choice == "set_alarm":
+        assert parsed.tool_calls[0].name == "set_alarm"
+    for call in parsed.tool_calls:
+        assert call_errors(call, tools) == [], text
+
+
 @pytest.fixture(scope="session")
 def strict_tools():
     return parse_tools(STRICT_TOOLS)

@@ -9,14 +9,14 @@ import json
 import pytest
 
 from tooltune.core.format import parse_output
-from tooltune.core.format.tokens import IM_END, TOOL_CALL_OPEN
+from tooltune.core.format.tokens import TOOL_CALL_OPEN
 from tooltune.core.tools import load_tools
 from tooltune.core.types import Message
 from tooltune.core.validate import call_errors, schema_errors
 from tooltune.engine import ContextTooLong, EngineDelta, EngineError, EngineFinal, GenerationRequest, SamplingParams
 from tooltune.engine.hf_engine import TransformersEngine
 
-from .conftest import OracleModel
+from .conftest import MODES, OracleModel, assert_valid_for_mode
 
 MSGS = [Message(role="system", content="Today is 2026-03-05."), Message(role="user", content="wake me at 7 daily")]
 
@@ -37,21 +37,10 @@ def run(engine, request):
 
 def test_required_named_and_single_modes_give_valid_calls_from_a_random_model(engine, strict_tools):
     for seed in range(4):
-        for choice, parallel in [("required", True), ("required", False), ("set_alarm", True), ("auto", False)]:
+        for choice, parallel in MODES:
             text, final = run(engine, req(strict_tools, tool_choice=choice, parallel_tool_calls=parallel,
                                           temperature=1.0, seed=seed, max_tokens=120))
-            parsed = parse_output(text)
-            assert not parsed.malformed, text
-            assert IM_END not in text
-            if choice != "auto":
-                assert final.finish_reason == "stop", text
-                assert parsed.tool_calls and not parsed.content, text
-            if choice == "set_alarm" or not parallel:
-                assert len(parsed.tool_calls) <= 1, text
-            if choice == "set_alarm":
-                assert parsed.tool_calls[0].name == "set_alarm"
-            for call in parsed.tool_calls:
-                assert call_errors(call, strict_tools) == [], text
+            assert_valid_for_mode(text, final, choice, parallel, strict_tools)
 
 
 def test_none_mode_never_calls(engine, strict_tools):

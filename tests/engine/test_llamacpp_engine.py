@@ -8,10 +8,11 @@ import asyncio
 import pytest
 
 from tooltune.core.format import parse_output
-from tooltune.core.format.tokens import IM_END, TOOL_CALL_OPEN
-from tooltune.core.validate import call_errors, schema_errors
+from tooltune.core.format.tokens import TOOL_CALL_OPEN
+from tooltune.core.validate import schema_errors
 from tooltune.engine import ContextTooLong, EngineDelta, EngineError, EngineFinal
 
+from .conftest import MODES, assert_valid_for_mode
 from .test_hf_engine import req
 
 pytest.importorskip("xllamacpp")
@@ -48,22 +49,11 @@ def test_exports_once_into_the_cache(engine, tiny_model_dir, cache):
 
 def test_required_named_and_single_modes_give_valid_calls_from_a_random_model(engine, strict_tools):
     for seed in range(3):
-        for choice, parallel in [("required", True), ("required", False), ("set_alarm", True), ("auto", False)]:
+        for choice, parallel in MODES:
             text, final = run(engine, req(strict_tools, tool_choice=choice, parallel_tool_calls=parallel,
                                           temperature=1.0, seed=seed, max_tokens=160))
-            parsed = parse_output(text)
-            assert IM_END not in text
-            if final.finish_reason == "length":  # no call-closing near the limit in this engine
-                continue
-            assert not parsed.malformed, text
-            if choice != "auto":
-                assert parsed.tool_calls and not parsed.content, text
-            if choice == "set_alarm" or not parallel:
-                assert len(parsed.tool_calls) <= 1, text
-            if choice == "set_alarm":
-                assert parsed.tool_calls[0].name == "set_alarm"
-            for call in parsed.tool_calls:
-                assert call_errors(call, strict_tools) == [], text
+            if final.finish_reason != "length":  # no call-closing near the limit in this engine
+                assert_valid_for_mode(text, final, choice, parallel, strict_tools)
 
 
 def test_none_mode_never_calls(engine, strict_tools):
