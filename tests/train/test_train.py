@@ -83,8 +83,10 @@ def test_full_fine_tuning_changes_weights(tiny_model_dir, train_jsonl, tmp_path)
     assert not torch.equal(b, tuned.model.layers[0].mlp.down_proj.weight)
 
 
-def test_same_seed_same_run_and_resume_continues(tiny_model_dir, train_jsonl, tmp_path):
-    cfg = _cfg(tiny_model_dir, max_steps=4, checkpoint_every=2, keep_checkpoints=5)
+@pytest.mark.parametrize("prefix_reuse", [0, 3])
+def test_same_seed_same_run_and_resume_continues(tiny_model_dir, train_jsonl, tmp_path, prefix_reuse):
+    """With prefix_reuse the checkpoint carries the reused prefix KV: the resumed run still ends identical."""
+    cfg = _cfg(tiny_model_dir, max_steps=4, checkpoint_every=2, keep_checkpoints=5, prefix_reuse=prefix_reuse)
     a = train(cfg, train_jsonl, tmp_path / "a", log=lambda m: None)
     b = train(cfg, train_jsonl, tmp_path / "b", log=lambda m: None)
     assert a.summary["replica_digests"] == b.summary["replica_digests"]

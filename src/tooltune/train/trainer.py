@@ -295,7 +295,7 @@ def train(
     if stop["flag"]:
         if main:
             path = save_checkpoint(run_dir, step, unwrapped, optimizer, scheduler, cfg.keep_checkpoints,
-                                        accelerator.unwrap_model(loss_fn).carried_state())
+                                   accelerator.unwrap_model(loss_fn).carried_state())
             log(f"interrupted at step {step}/{total_steps}: checkpoint saved to {path}; continue with --resume")
         accelerator.wait_for_everyone()
         return TrainResult(run_dir, step, True, {}, main)
