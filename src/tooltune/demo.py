@@ -9,6 +9,7 @@ imports them all.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from pathlib import Path
@@ -108,12 +109,9 @@ def run_demo(out: Path = Path("runs/demo"), n: int = 2000, seed: int = 0, eval_l
     data_dir, model_dir = out / "data", out / "model"
     train_file, eval_file = data_dir / "train.jsonl", data_dir / "eval.jsonl"
 
-    loaded: dict[str, Any] = {}
-
-    def tuned_engine() -> Any:
-        if "tuned" not in loaded:
-            loaded["tuned"] = load_engine(str(out), quantize=quantize)
-        return loaded["tuned"]
+    @functools.cache
+    def tuned_engine() -> Any:  # loaded once: evaluated in stage 3, served in stage 4
+        return load_engine(str(out), quantize=quantize)
 
     done = _stage(console, 1, "data")
     if train_file.exists() and eval_file.exists():
@@ -143,7 +141,7 @@ def run_demo(out: Path = Path("runs/demo"), n: int = 2000, seed: int = 0, eval_l
         done(f"reusing {eval_json}")
     else:
         def factory(spec: str, constrained: bool) -> Any:
-            if spec == str(out) and constrained:  # loaded once, served again in stage 4
+            if spec == str(out) and constrained:
                 return tuned_engine()
             return load_engine(spec, constrained=constrained, quantize=quantize)
 

@@ -8,7 +8,6 @@ from typing import Literal
 
 from .hf_engine import SPECULATE_TOKENS, TransformersEngine
 from .llamacpp_engine import DEFAULT_SLOTS, GGUF_QUANT, LlamaCppEngine, gguf_for
-from .quantize import quantize_model
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +56,8 @@ def load_engine(
     ``name``: the name the engine reports (default: the spec as given); ``speculate``: prompt-lookup
     draft length for greedy requests (0 turns it off; outputs are the same either way).
     ``backend="llama.cpp"``: the model exported to GGUF once (cached) and run by llama.cpp with
-    ``slots`` concurrent sequences and ``gguf_quant`` weights (q8_0 or f16); ``quantize``, ``speculate`` and the cache options are the
-    transformers engine's and do not apply.
+    ``slots`` concurrent sequences and ``gguf_quant`` weights (f16 or q8_0); ``quantize``,
+    ``speculate`` and the cache options are the transformers engine's and do not apply.
     Raises ``tooltune.core.models.ModelNotFound`` for specs that name no model."""
     if backend == "llama.cpp":
         return _load_llamacpp(spec, constrained=constrained, name=name, threads=threads,
@@ -68,6 +67,8 @@ def load_engine(
     import torch
 
     from tooltune.core.models import load_model
+
+    from .quantize import quantize_model  # imports torch: only when a transformers engine is built
 
     if threads:
         torch.set_num_threads(threads)
@@ -96,8 +97,10 @@ def _load_llamacpp(spec: str | Path, *, constrained: bool, name: str | None, thr
     tokenizer = load_tokenizer(resolved, fmt)
     gguf = gguf_for(spec, quant)
     config = Path(resolved.weights) / "config.json"
-    longest = json.loads(config.read_text()).get("max_position_embeddings", LLAMACPP_CONTEXT) if config.is_file() else LLAMACPP_CONTEXT
+    longest = LLAMACPP_CONTEXT
+    if config.is_file():
+        longest = int(json.loads(config.read_text()).get("max_position_embeddings", LLAMACPP_CONTEXT))
     return LlamaCppEngine(
         gguf, tokenizer, fmt, name=name or str(spec), constrained=constrained,
-        max_context=max_context or min(int(longest), LLAMACPP_CONTEXT), slots=slots or DEFAULT_SLOTS, threads=threads,
+        max_context=max_context or min(longest, LLAMACPP_CONTEXT), slots=slots or DEFAULT_SLOTS, threads=threads,
     )

@@ -109,7 +109,7 @@ class LlamaCppEngine:
         params.model.path = str(self.gguf)
         params.n_parallel = slots
         params.n_ctx = self.max_context * slots  # llama.cpp splits it evenly between the slots
-        n = threads or int(os.environ.get("TOOLTUNE_THREADS", 0)) or (os.cpu_count() or 1)
+        n = threads or os.cpu_count() or 1
         params.cpuparams.n_threads = n
         params.cpuparams_batch.n_threads = n
         params.warmup = False
