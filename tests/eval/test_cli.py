@@ -108,22 +108,15 @@ def test_no_constrain_and_limit(eval_file, engines, tmp_path):
     assert report["config"]["weights"] == "float32"
 
 
-def test_quantize_reaches_the_engine_and_the_report(eval_file, engines, tmp_path):
+@pytest.mark.parametrize("flag, value, config_key", [("--quantize", "int8", "weights"),
+                                                     ("--backend", "llama.cpp", "backend")])
+def test_engine_options_reach_the_engine_and_the_report(eval_file, engines, tmp_path, flag, value, config_key):
     made, _ = engines
     result = CliRunner().invoke(app, ["--model", "tuned-x", "--data", str(eval_file), "--out", str(tmp_path / "o"),
-                                      "--quantize", "int8", "--no-progress"])
+                                      flag, value, "--no-progress"])
     assert result.exit_code == 0, result.output
-    assert made == [("tuned-x", True, "int8")]
-    assert json.loads((tmp_path / "o" / "report.json").read_text())["config"]["weights"] == "int8"
-
-
-def test_backend_reaches_the_engine_and_the_report(eval_file, engines, tmp_path):
-    made, _ = engines
-    result = CliRunner().invoke(app, ["--model", "tuned-x", "--data", str(eval_file), "--out", str(tmp_path / "o"),
-                                      "--backend", "llama.cpp", "--no-progress"])
-    assert result.exit_code == 0, result.output
-    assert made == [("tuned-x", True, "llama.cpp")]
-    assert json.loads((tmp_path / "o" / "report.json").read_text())["config"]["backend"] == "llama.cpp"
+    assert made == [("tuned-x", True, value)]
+    assert json.loads((tmp_path / "o" / "report.json").read_text())["config"][config_key] == value
 
 
 @pytest.mark.parametrize("args, message", [
