@@ -130,7 +130,8 @@ def structural_tag(request: GenerationRequest) -> Any | None:
     return StructuralTag(format=calls)
 
 
-def _key(request: GenerationRequest) -> str:
+def constraint_key(request: GenerationRequest) -> str:
+    """What a request's grammar depends on, as a string: the key of every engine's grammar cache."""
     tools = [[t.name, t.function.parameters] for t in request.tools]
     return json.dumps([tools, request.tool_choice, request.parallel_tool_calls, request.response_format],
                       sort_keys=True, default=str)
@@ -153,7 +154,7 @@ class ConstraintCompiler:
 
     def compile(self, request: GenerationRequest) -> Any | None:
         """The CompiledGrammar for ``request`` (None: nothing to constrain). Raises EngineError."""
-        key = _key(request)
+        key = constraint_key(request)
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)

@@ -27,6 +27,7 @@ from tooltune.core.format import PromptFormat
 from tooltune.core.format.tokens import IM_END
 
 from .base import EngineDelta, EngineError, EngineFinal, GenerationRequest
+from .constraint import constraint_key
 from .lark import check_grammar, lark_grammar
 from .prompt import generate_text, prompt_ids
 
@@ -120,8 +121,7 @@ class LlamaCppEngine:
         self._lock = threading.Lock()
 
     def _grammar(self, request: GenerationRequest) -> str | None:
-        key = repr(([t.model_dump() for t in request.tools], request.tool_choice, request.parallel_tool_calls,
-                    request.response_format))
+        key = constraint_key(request)
         with self._lock:
             if key in self._grammars:
                 return self._grammars[key]
