@@ -68,6 +68,7 @@ def load_engine(
 
     from tooltune.core.models import load_model
 
+    from .openmp import release_thread_team
     from .quantize import quantize_model  # imports torch: only when a transformers engine is built
 
     if threads:
@@ -75,6 +76,7 @@ def load_engine(
     model, tokenizer, fmt = load_model(spec)
     model = quantize_model(model, quantize)
     _release_freed_memory()
+    release_thread_team()  # loading ran torch here; this thread's idle OpenMP team would slow the engine's
     return TransformersEngine(
         model, tokenizer, fmt,
         name=name or str(spec),

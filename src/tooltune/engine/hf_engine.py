@@ -21,6 +21,7 @@ from tooltune.core.format.tokens import IM_END, IM_START, TOOL_CALL_CLOSE, TOOL_
 
 from .base import EngineDelta, EngineError, EngineFinal, GenerationRequest
 from .constraint import ConstraintCompiler
+from .openmp import release_thread_team
 from .prefix_cache import PrefixCache
 from .prompt import generate_text, prompt_ids
 from .sampling import make_generator, sample
@@ -156,6 +157,7 @@ class TransformersEngine:
         self._worker: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._torch = torch
+        self._threads = torch.get_num_threads()  # OpenMP thread counts are per thread: the worker sets it again
 
     # ---- public API -------------------------------------------------------------------
 
@@ -199,6 +201,7 @@ class TransformersEngine:
     # ---- worker -----------------------------------------------------------------------
 
     def _submit(self, job: _Job) -> None:
+        release_thread_team()  # this thread's idle OpenMP workers would slow the worker's kernels
         with self._start_lock:
             if self._worker is None or not self._worker.is_alive():
                 self._worker = threading.Thread(target=self._run, name=f"engine-{self.name}", daemon=True)
@@ -209,6 +212,7 @@ class TransformersEngine:
         from .batch import DecodeBatch
 
         torch = self._torch
+        torch.set_num_threads(self._threads)
         self._batch = DecodeBatch(self.model, pad_id=self.end_of_turn_id)
         active: list[_Seq] = []
         with torch.inference_mode():
@@ -217,6 +221,7 @@ class TransformersEngine:
                 if not active:
                     if self._jobs.empty():
                         _trim_heap()  # idle: give freed KV buffers back to the OS
+                        release_thread_team()  # and the OpenMP workers, which would slow other engines
                     pending.append(self._jobs.get())
                 while True:
                     try:
