@@ -112,3 +112,15 @@ def test_existing_run_is_not_overwritten(tiny_model_dir, train_jsonl, tmp_path):
     train(_cfg(tiny_model_dir, max_steps=1), train_jsonl, tmp_path / "r", log=lambda m: None)
     with pytest.raises(TrainError, match="already holds a run"):
         train(_cfg(tiny_model_dir, max_steps=1), train_jsonl, tmp_path / "r", log=lambda m: None)
+
+
+def test_lora_top_layers_adapts_only_the_last_layers(tiny_model_dir, train_jsonl, tmp_path):
+    """'all-linear' with a layer subset: every Linear of the top layers gets an adapter, none below."""
+    run = tmp_path / "run"
+    train(_cfg(tiny_model_dir, lora_top_layers=1, add_tool_tokens=False), train_jsonl, run, log=lambda m: None)
+    tuned, _, _ = load_model(run, merge_adapter=False)
+    n = tuned.config.num_hidden_layers
+    adapted = {name.split(".layers.")[1].split(".")[0] for name, _ in tuned.named_parameters() if "lora_A" in name}
+    assert adapted == {str(n - 1)}
+    kinds = {name.split(".lora_A")[0].split(".")[-1] for name, _ in tuned.named_parameters() if "lora_A" in name}
+    assert {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"} <= kinds

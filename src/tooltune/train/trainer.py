@@ -53,18 +53,29 @@ def _num_layers(model: Any) -> int:
     return int(cfg.num_hidden_layers)
 
 
+def _linear_names(model: Any) -> list[str]:
+    """The Linear layers' short names inside the transformer blocks (what peft's 'all-linear' picks)."""
+    from torch import nn
+
+    head = model.get_output_embeddings()
+    return sorted({name.split(".")[-1] for name, m in model.named_modules()
+                   if isinstance(m, nn.Linear) and m is not head})
+
+
 def wrap_lora(model: Any, cfg: TrainConfig, new_token_ids: list[int]) -> Any:
     from peft import LoraConfig, get_peft_model
 
-    layers = None
+    layers, target = None, cfg.lora_target
     if cfg.lora_top_layers:
         n = _num_layers(model)
         layers = list(range(max(0, n - cfg.lora_top_layers), n))
+        if target == "all-linear":  # peft takes a layer subset only with explicit module names
+            target = _linear_names(model)
     lora = LoraConfig(
         r=cfg.lora_r,
         lora_alpha=cfg.lora_alpha,
         lora_dropout=cfg.lora_dropout,
-        target_modules=cfg.lora_target,
+        target_modules=target,
         layers_to_transform=layers,
         trainable_token_indices={_embedding_module_name(model): new_token_ids} if new_token_ids else None,
         task_type="CAUSAL_LM",
