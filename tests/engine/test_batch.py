@@ -38,3 +38,11 @@ def test_a_lone_sequence_next_to_a_free_row_is_alone():
     batch.add(b, _kv(6), 6)
     batch.remove(b)
     assert len(batch.rows) == 2 and batch.live() == 1
+
+
+def test_shared_pass_width_trades_padding_against_passes():
+    from tooltune.engine.hf_engine import _pass_width
+
+    assert _pass_width([8] * 8) == 8  # everyone has a long run: take it
+    assert _pass_width([1] * 6 + [8, 8]) == 1  # two long runs would pad six rows eightfold
+    assert _pass_width([1, 8]) == 8  # two rows: the padding is cheaper than another pass

@@ -146,7 +146,7 @@ def test_speculation_copies_from_the_prompt_without_changing_the_output(tiny_tok
     assert passes_spec < passes_plain - 10
 
 
-def test_sampling_and_shared_passes_do_not_speculate(engine, strict_tools):
+def test_sampling_does_not_speculate(engine, strict_tools):
     engine.stats.reset()
     run(engine, req(strict_tools, tool_choice="required", temperature=0.8, seed=1, max_tokens=20))
     assert engine.stats.draft_tokens == 0
@@ -175,6 +175,35 @@ def test_concurrent_requests_get_their_own_results(engine, strict_tools):
     assert engine.stats.max_batch > 1  # they really shared forward passes
     assert [t for t, _ in together] == [t for t, _ in alone]
     assert [f.completion_tokens for _, f in together] == [f.completion_tokens for _, f in alone]
+
+
+def test_shared_passes_carry_forced_runs_and_drafts_without_changing_outputs(tiny_tokenizer):
+    """Concurrent greedy requests share forward passes in which every row brings its forced run
+    and its prompt-lookup draft (cut to a share of PASS_TOKENS): the same texts as one at a time."""
+    title = "return the library books to the city library before noon"
+    target = ('<tool_call>{"name":"create_task","arguments":{"title":"' + title + '","due_date":"next Friday",'
+              '"priority":"high"}}</tool_call>')
+    msgs = [Message(role="user", content=f"add {title}, due next Friday, high priority")]
+    requests = [req(load_tools("taskapi"), messages=msgs, tool_choice=c, max_tokens=120)
+                for c in ("auto", "create_task", "required", "auto")]
+    model = OracleModel(tiny_tokenizer, target)
+    eng = TransformersEngine(model, tiny_tokenizer, name="oracle")
+    alone = [run(eng, r)[0] for r in requests]
+
+    async def one(r):
+        return "".join([x.text async for x in eng.generate(r) if isinstance(x, EngineDelta)])
+
+    async def all_at_once():
+        return await asyncio.gather(*(one(r) for r in requests))
+
+    eng.stats.reset()
+    together = asyncio.run(all_at_once())
+    assert together == alone == [target] * len(requests)
+    st = eng.stats
+    assert st.max_batch > 1
+    assert st.accepted_tokens > 0 and st.jump_tokens > 0
+    # One token per row per pass would take a pass per token of the target.
+    assert st.decode_passes < len(tiny_tokenizer.encode(target, add_special_tokens=False))
 
 
 def test_abandoned_stream_does_not_block_the_engine(engine, strict_tools):

@@ -143,18 +143,13 @@ class DecodeBatch:
     # ---- the forward pass -------------------------------------------------------------
 
     def step(self, feeds: dict[Any, list[int]]) -> dict[Any, torch.Tensor]:
-        """Run every fed row's new tokens; returns each owner's next-token logits.
-
-        Rows fed one token share one pass. A row fed several (jump-forward) gets a pass of its
-        own over a view of its row, so the others do not compute its padding."""
-        singles = {o: t for o, t in feeds.items() if len(t) == 1}
-        result: dict[Any, torch.Tensor] = {}
-        for owner, tokens in feeds.items():
-            if len(tokens) > 1:
-                result.update(self._pass({owner: tokens}, only=owner))
-        if singles:
-            result.update(self._pass(singles))
-        return result
+        """Run every fed row's new tokens in one pass; returns each owner's next-token logits
+        (and its draft's, see ``owner.draft``). Rows fed fewer tokens than the widest are padded
+        (masked out); a lone row runs over a view of its own row only."""
+        if len(feeds) == 1:
+            (owner,) = feeds
+            return self._pass(feeds, only=owner)
+        return self._pass(feeds)
 
     def _pass(self, feeds: dict[Any, list[int]], only: Any = None) -> dict[Any, torch.Tensor]:
         width = max(len(t) for t in feeds.values())
