@@ -7,13 +7,12 @@ import asyncio
 
 import pytest
 
-from tooltune.core.format import parse_output
-from tooltune.core.format.tokens import TOOL_CALL_OPEN
 from tooltune.core.validate import schema_errors
 from tooltune.engine import ContextTooLong, EngineDelta, EngineError, EngineFinal
 
 from .conftest import MODES, assert_valid_for_mode
-from .test_hf_engine import req
+from .test_hf_engine import req, run
+from .test_hf_engine import test_none_mode_never_calls  # noqa: F401  collected here, on this module's engine
 
 pytest.importorskip("xllamacpp")
 
@@ -34,10 +33,6 @@ def engine(tiny_model_dir, cache):
     return load_engine(str(tiny_model_dir), backend="llama.cpp", max_context=512, slots=2, threads=1)
 
 
-def run(engine, request):
-    return engine.generate_text(request)
-
-
 def test_exports_once_into_the_cache(engine, tiny_model_dir, cache):
     from tooltune.engine.llamacpp_engine import gguf_for
 
@@ -54,12 +49,6 @@ def test_required_named_and_single_modes_give_valid_calls_from_a_random_model(en
                                           temperature=1.0, seed=seed, max_tokens=160))
             if final.finish_reason != "length":  # no call-closing near the limit in this engine
                 assert_valid_for_mode(text, final, choice, parallel, strict_tools)
-
-
-def test_none_mode_never_calls(engine, strict_tools):
-    for seed in range(3):
-        text, _ = run(engine, req(strict_tools, tool_choice="none", temperature=1.0, seed=seed, max_tokens=30))
-        assert TOOL_CALL_OPEN not in text and not parse_output(text).tool_calls
 
 
 def test_response_format_json_schema(engine):
