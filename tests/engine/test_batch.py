@@ -30,8 +30,8 @@ def test_free_rows_do_not_count_as_live_until_compacted():
 
 
 def test_a_lone_sequence_next_to_a_free_row_is_alone():
-    """What the engine's speculation and forced-token batching ask: after a pair of concurrent
-    requests, the one left runs alone although its batch still has two rows."""
+    """What the engine's per-row share of a pass asks: after a pair of concurrent requests, the
+    one left gets the whole pass (its full forced run and draft) although its batch has two rows."""
     batch = DecodeBatch(model=None)
     a, b = SimpleNamespace(), SimpleNamespace()
     batch.add(a, _kv(4), 4)

@@ -258,7 +258,7 @@ class TransformersEngine:
                 feeds: dict[_Seq, list[int]] = {}
                 # Rows share one pass, which costs about rows x its widest feed: forced runs and
                 # drafts are cut to a per-row share of PASS_TOKENS (a lone row gets them all).
-                cap = max(1, PASS_TOKENS // max(1, len(active)))
+                cap = max(1, PASS_TOKENS // max(1, self._batch.live()))
                 for seq in active:
                     if seq.job.cancelled:
                         self._batch.remove(seq)
