@@ -37,13 +37,13 @@ so one pass often yields several tokens; outputs are identical to plain greedy d
 
 PASS_TOKENS = 64
 """Tokens one forward pass may take across the rows it advances: each row's forced run and draft
-are cut to an equal share. A pass costs about rows x its widest feed (one token per row: 33 ms
-alone, ~90 ms for 8 rows; 8 rows x 8 tokens: ~180 ms), so sharing one pass beats running forced
-tokens one per pass, and the cap keeps one long run from making every row compute padding."""
+are cut to an equal share (a lone row gets them all), so one long run cannot make every row of a
+shared pass compute padding (see PASS_OVERHEAD_TOKENS for what a pass costs)."""
 
 PASS_OVERHEAD_TOKENS = 20
-"""What a shared pass costs before any token, in token-slots (a pass costs about
-PASS_OVERHEAD_TOKENS + rows x width slots; measured: 8 rows x 1 token 60 ms, x 8 tokens 180 ms)."""
+"""What a shared pass costs before any token, in token-slots: a pass costs about
+PASS_OVERHEAD_TOKENS + rows x width slots (measured: one row x 1 token 33 ms; 8 rows x 1 token
+60 ms, x 8 tokens 180 ms), so one pass carrying forced runs beats one forced token per pass."""
 
 
 def _pass_width(widths: list[int]) -> int:
@@ -256,8 +256,6 @@ class TransformersEngine:
                         log.exception("prefill failed")
                         job.emit(e if isinstance(e, EngineError) else EngineError(f"generation failed: {e}"))
                 feeds: dict[_Seq, list[int]] = {}
-                # Rows share one pass, which costs about rows x its widest feed: forced runs and
-                # drafts are cut to a per-row share of PASS_TOKENS (a lone row gets them all).
                 cap = max(1, PASS_TOKENS // max(1, self._batch.live()))
                 for seq in active:
                     if seq.job.cancelled:
@@ -442,9 +440,8 @@ class TransformersEngine:
             self.stats.constraint_s += time.perf_counter() - t0
             if only_stop:
                 return self._finish(seq, "stop")
-        if len(feed) > cap:
-            seq.pending, feed = feed[cap:], feed[:cap]
-        elif self.speculate and not seq.job.request.sampling.temperature and len(feed) < cap:
+        feed = self._cut(seq, feed, cap)
+        if self.speculate and not seq.job.request.sampling.temperature and len(feed) < cap:
             seq.draft = self._draft(seq, cap - len(feed))
             if seq.draft:
                 seq.next_mask_ready = False  # the matcher has moved past the draft
