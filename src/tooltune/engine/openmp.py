@@ -13,21 +13,28 @@ torch again, which is why the engine calls this before every request it accepts 
 from __future__ import annotations
 
 import ctypes
+import sys
 from pathlib import Path
 
 OMP_PAUSE_SOFT = 1
 
-
 _seen: dict[str, ctypes._CFuncPtr | None] = {}
+_scanned_with = -1  # len(sys.modules) at the last look at the loaded libraries
 
 
 def _pause_functions() -> list[ctypes._CFuncPtr]:
     """``omp_pause_resource_all`` of every libgomp this process loaded: PyTorch ships one, and
-    other wheels (sentencepiece, ...) bring their own copies, each with its own teams."""
+    other wheels (sentencepiece, ...) bring their own copies, each with its own teams. A libgomp
+    arrives with an extension module's import, so the loaded libraries are looked at again only
+    after new imports (the engine calls this per request)."""
+    global _scanned_with
+    if len(sys.modules) == _scanned_with:
+        return [fn for fn in _seen.values() if fn is not None]
     try:
         maps = Path("/proc/self/maps").read_text().splitlines()
     except OSError:  # not Linux: other OpenMP runtimes do not throttle this way
         return []
+    _scanned_with = len(sys.modules)
     for path in {line.split()[-1] for line in maps if "libgomp" in line.rsplit("/", 1)[-1]}:
         if path not in _seen:
             try:
