@@ -131,7 +131,9 @@ def run_demo(out: Path = Path("runs/demo"), n: int = 2000, seed: int = 0, eval_l
         resume = last_checkpoint(out) is not None
         result = train(make_config(None), train_file, out, eval_data=eval_file, resume=resume, log=console.print)
         s = result.summary
-        done(f"{result.steps} steps, {s.get('tokens_per_s')} tokens/s, eval loss {s.get('eval_loss')}")
+        planned = s.get("planned_steps", result.steps)
+        cut = f" (of {planned} planned: the time budget cut the run)" if planned != result.steps else ""
+        done(f"{result.steps} steps{cut}, {s.get('tokens_per_s')} tokens/s, eval loss {s.get('eval_loss')}")
 
     done = _stage(console, 3, "evaluate base vs tuned")
     eval_json = out / "eval" / "report.json"

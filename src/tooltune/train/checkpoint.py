@@ -32,9 +32,10 @@ LOSS_STATE = "loss_state.pt"
 
 
 def save_checkpoint(run_dir: Path, step: int, model: Any, optimizer: Any, scheduler: Any, keep: int,
-                    loss_state: Any = None) -> Path:
+                    loss_state: Any = None, total_steps: int | None = None) -> Path:
     """Written to a temporary name and renamed, so a crash never leaves a half checkpoint.
-    ``loss_state``: what the loss module carries between steps (a reused prefix KV), if anything."""
+    ``loss_state``: what the loss module carries between steps (a reused prefix KV), if anything.
+    ``total_steps``: the run's length (a time budget may have cut it), kept so a resume ends alike."""
     target = checkpoints_dir(run_dir) / f"step-{step}"
     tmp = target.with_name(target.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -45,7 +46,7 @@ def save_checkpoint(run_dir: Path, step: int, model: Any, optimizer: Any, schedu
     torch.save({"torch": torch.get_rng_state(), "python": random.getstate()}, tmp / "rng.pt")
     if loss_state is not None:
         torch.save(loss_state, tmp / LOSS_STATE)
-    (tmp / STATE_FILE).write_text(json.dumps({"step": step}))
+    (tmp / STATE_FILE).write_text(json.dumps({"step": step, "total_steps": total_steps}))
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
     if keep > 0:
@@ -59,6 +60,11 @@ def load_loss_state(path: Path) -> Any:
     """The loss module's state saved with the checkpoint, or None."""
     f = path / LOSS_STATE
     return torch.load(f, map_location="cpu", weights_only=False) if f.is_file() else None
+
+
+def checkpoint_total_steps(path: Path) -> int | None:
+    """The run length saved with the checkpoint (None in checkpoints from before it was saved)."""
+    return json.loads((path / STATE_FILE).read_text()).get("total_steps")
 
 
 def load_checkpoint(path: Path, model: Any, optimizer: Any, scheduler: Any) -> int:

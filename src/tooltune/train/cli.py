@@ -26,6 +26,8 @@ def train(
     epochs: Optional[float] = typer.Option(None, "--epochs", help="Passes over the data."),
     lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate."),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Stop after N optimizer steps."),
+    max_minutes: Optional[float] = typer.Option(
+        None, "--max-minutes", help="Train as many steps as fit in N minutes (the schedule ends there); 0: no budget."),
     max_examples: Optional[int] = typer.Option(None, "--max-examples", help="Use only the first N conversations."),
     batch_tokens: Optional[int] = typer.Option(None, "--batch-tokens", help="Token budget per micro-batch."),
     lora_r: Optional[int] = typer.Option(None, "--lora-r", help="LoRA rank."),
@@ -36,7 +38,8 @@ def train(
     """Fine-tune a model for tool calling (loss on the assistant's turns only)."""
     from .config import RecipeError, make_config
 
-    overrides = dict(base=base, method=method, epochs=epochs, lr=lr, max_steps=max_steps, max_examples=max_examples,
+    overrides = dict(base=base, method=method, epochs=epochs, lr=lr, max_steps=max_steps, max_minutes=max_minutes,
+                     max_examples=max_examples,
                      batch_tokens=batch_tokens, lora_r=lora_r, seed=seed, checkpoint_every=checkpoint_every)
     saved = out / "train_config.yaml"
     if resume and recipe is None and saved.is_file():

@@ -27,6 +27,13 @@ class TrainConfig(BaseModel):
 
     epochs: float = Field(1.0, description="Passes over the training data (fractions allowed).")
     max_steps: int | None = Field(None, description="Stop after this many optimizer steps (overrides epochs).")
+    max_minutes: float | None = Field(
+        None, ge=0,
+        description="Wall-clock budget of the training loop: after a few timed steps, the run is cut to the steps "
+        "that fit (its learning-rate schedule rebuilt to end there); epochs/max_steps stay the upper bound. "
+        "The step count then depends on the machine's speed (recorded in the summary and the checkpoints). "
+        "0 or null: no budget.",
+    )
     max_examples: int | None = Field(None, description="Use only the first N training conversations.")
     batch_tokens: int = Field(
         4096, description="Token budget of one micro-batch: batch size x longest sequence (padding included)."

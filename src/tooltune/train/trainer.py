@@ -21,7 +21,8 @@ import yaml
 
 from tooltune.core.format import PromptFormat
 
-from .checkpoint import last_checkpoint, load_checkpoint, load_loss_state, save_checkpoint
+from .budget import TimeBudget
+from .checkpoint import checkpoint_total_steps, last_checkpoint, load_checkpoint, load_loss_state, save_checkpoint
 from .config import TrainConfig, save_config
 from .data import Example, collate, load_conversations, plan_batches, tokenize
 
@@ -103,6 +104,18 @@ def _plan(examples: list[Example], cfg: TrainConfig, rank: int, world: int) -> l
     return out[: steps * cfg.grad_accum]
 
 
+def _rebuilt(make_scheduler: Callable[[int], Any], total: int, done: int) -> Any:
+    """A schedule for ``total`` steps, advanced past the ``done`` steps already taken."""
+    import warnings
+
+    scheduler = make_scheduler(total)
+    with warnings.catch_warnings():  # stepping it without optimizer steps in between is the point here
+        warnings.simplefilter("ignore")
+        for _ in range(done):
+            scheduler.step()
+    return scheduler
+
+
 def _digest(model: Any) -> str:
     h = hashlib.sha256()
     for name, p in sorted(model.named_parameters()):
@@ -161,7 +174,7 @@ def train(
 ) -> TrainResult:
     import torch
     from accelerate import Accelerator
-    from accelerate.utils import set_seed
+    from accelerate.utils import broadcast_object_list, set_seed
     from transformers import get_scheduler
 
     from tooltune.core.models import ModelNotFound, load_model
@@ -224,10 +237,15 @@ def train(
     n_trainable = sum(p.numel() for p in params)
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     plan = _plan(examples, cfg, accelerator.process_index, accelerator.num_processes)
-    total_steps = len(plan) // cfg.grad_accum
-    scheduler = get_scheduler(
-        cfg.lr_scheduler, optimizer, num_warmup_steps=int(cfg.warmup_ratio * total_steps), num_training_steps=total_steps
-    )
+    planned_steps = total_steps = len(plan) // cfg.grad_accum
+    if ckpt is not None and checkpoint_total_steps(ckpt):  # a time budget cut the run: resume to the same end
+        total_steps = min(total_steps, int(checkpoint_total_steps(ckpt)))
+
+    def make_scheduler(total: int) -> Any:
+        return get_scheduler(cfg.lr_scheduler, optimizer, num_warmup_steps=int(cfg.warmup_ratio * total),
+                             num_training_steps=total)
+
+    scheduler = make_scheduler(total_steps)
     loss_fn, optimizer = accelerator.prepare(loss_fn, optimizer)  # the scheduler steps once per optimizer step
     unwrapped = accelerator.unwrap_model(loss_fn).model
 
@@ -260,6 +278,12 @@ def train(
     t0 = time.perf_counter()
     tokens_done = 0
     step = start
+    budget = None
+    if cfg.max_minutes and total_steps == planned_steps:
+        step_tokens = [sum(max(len(examples[i].ids) for i in micro) * len(micro)
+                           for micro in plan[k * cfg.grad_accum:(k + 1) * cfg.grad_accum]) for k in range(total_steps)]
+        budget = TimeBudget(cfg.max_minutes * 60, step_tokens, start)
+    stopped_by_budget = False
     from tqdm import tqdm
 
     bar = tqdm(total=total_steps, initial=start, disable=not main, unit="step", dynamic_ncols=True)
@@ -294,10 +318,27 @@ def train(
                            "elapsed_s": round(elapsed, 2)}
                     metrics.write(json.dumps(row) + "\n")
                     metrics.flush()
+                if budget is not None:
+                    # Every rank takes the main process's decision, so all stop at the same step.
+                    new_total = budget.observe(step, elapsed)
+                    over = budget.exceeded(elapsed) and step < total_steps
+                    new_total, over = broadcast_object_list([new_total, over])
+                    if new_total is not None:
+                        total_steps = new_total
+                        scheduler = _rebuilt(make_scheduler, total_steps, step)
+                        bar.total = total_steps
+                        if main:
+                            log(f"time budget {cfg.max_minutes:g} min: {total_steps} of {planned_steps} steps fit")
+                    if over:
+                        stopped_by_budget = True
+                        if main:
+                            log(f"time budget {cfg.max_minutes:g} min spent at step {step} of {total_steps}")
+                        total_steps = step
                 if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < total_steps:
                     if main:
                         save_checkpoint(run_dir, step, unwrapped, optimizer, scheduler, cfg.keep_checkpoints,
-                                        accelerator.unwrap_model(loss_fn).carried_state())
+                                        accelerator.unwrap_model(loss_fn).carried_state(),
+                                        total_steps if total_steps != planned_steps else None)
                     accelerator.wait_for_everyone()
     finally:
         bar.close()
@@ -306,7 +347,8 @@ def train(
     if stop["flag"]:
         if main:
             path = save_checkpoint(run_dir, step, unwrapped, optimizer, scheduler, cfg.keep_checkpoints,
-                                   accelerator.unwrap_model(loss_fn).carried_state())
+                                   accelerator.unwrap_model(loss_fn).carried_state(),
+                                   total_steps if total_steps != planned_steps else None)
             log(f"interrupted at step {step}/{total_steps}: checkpoint saved to {path}; continue with --resume")
         accelerator.wait_for_everyone()
         return TrainResult(run_dir, step, True, {}, main)
@@ -314,7 +356,8 @@ def train(
     train_s = time.perf_counter() - t0
     digests = accelerator.gather_for_metrics([_digest(unwrapped)], use_gather_object=True)
     summary: dict[str, Any] = {
-        "steps": total_steps, "resumed_from": start, "examples": len(examples), "train_seconds": round(train_s, 1),
+        "steps": total_steps, "planned_steps": planned_steps, "stopped_by_time_budget": stopped_by_budget,
+        "resumed_from": start, "examples": len(examples), "train_seconds": round(train_s, 1),
         "tokens_per_s": round(tokens_done / train_s, 1) if train_s else None, "trainable_parameters": n_trainable,
         "processes": accelerator.num_processes, "replica_digests": digests,
         "added_tokens": [tok.convert_ids_to_tokens(i) for i in new_ids],

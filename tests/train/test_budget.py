@@ -1,0 +1,115 @@
+import json
+import shutil
+import types
+
+import pytest
+
+import tooltune.train.trainer as trainer_mod
+from tooltune.train.budget import CALIBRATION_STEPS, TimeBudget
+from tooltune.train.checkpoint import checkpoint_total_steps, last_checkpoint
+from tooltune.train.config import make_config
+from tooltune.train.trainer import train
+
+
+def test_budget_fits_the_steps_whose_tokens_fit_at_the_measured_speed():
+    b = TimeBudget(100.0, [10] * 50)
+    for step in range(1, CALIBRATION_STEPS):
+        assert b.observe(step, elapsed=2.0 * step) is None  # 0.2 s per token once the first step is out
+    # At step 5, 10 s have passed; 90 s left hold 45 steps of 2 s: 50 planned, 50 fit -> no change.
+    assert b.observe(CALIBRATION_STEPS, elapsed=10.0) is None
+    b = TimeBudget(60.0, [10] * 50)
+    for step in range(1, CALIBRATION_STEPS):
+        b.observe(step, elapsed=2.0 * step)
+    assert b.observe(CALIBRATION_STEPS, elapsed=10.0) == CALIBRATION_STEPS + 25  # 50 s left / 2 s per step
+    assert b.observe(CALIBRATION_STEPS + 1, elapsed=12.0) is None  # decided once
+    assert not b.exceeded(59.9) and b.exceeded(60.0)
+
+
+def test_budget_weighs_steps_by_their_tokens():
+    """The run stays a prefix of the plan: the first step that does not fit ends it."""
+    tokens = [10] * CALIBRATION_STEPS + [40, 5, 5, 5, 5]
+    for seconds, total in [(7.5, CALIBRATION_STEPS), (9.6, CALIBRATION_STEPS + 2), (20.0, None)]:
+        b = TimeBudget(seconds, tokens)
+        for step in range(1, CALIBRATION_STEPS + 1):
+            out = b.observe(step, elapsed=1.0 * step)  # 0.1 s per token: 5 s at step 5
+        assert out == total, seconds
+
+
+class VirtualClock:
+    """Loop time that advances with the tokens each micro-batch computes (``cost`` s per token),
+    so a budgeted run is deterministic."""
+
+    def __init__(self, monkeypatch, cost=0.01):
+        self.now, self.cost = 0.0, cost
+        real_collate = trainer_mod.collate
+
+        def collate(batch, pad_id):
+            ids, mask, n = real_collate(batch, pad_id)
+            self.now += n * self.cost
+            return ids, mask, n
+
+        monkeypatch.setattr(trainer_mod, "collate", collate)
+        monkeypatch.setattr(trainer_mod, "time", types.SimpleNamespace(perf_counter=lambda: self.now))
+
+
+def _cfg(base, **kw):
+    settings = dict(base=str(base), max_steps=60, batch_tokens=512, lr=5e-3, checkpoint_every=0)
+    settings.update(kw)
+    return make_config(None, settings)
+
+
+def test_budget_cuts_the_run_and_its_schedule_ends_there(tiny_model_dir, train_jsonl, tmp_path, monkeypatch):
+    VirtualClock(monkeypatch)
+    logs = []
+    res = train(_cfg(tiny_model_dir, max_minutes=2), train_jsonl, tmp_path / "r", log=logs.append)
+    s = res.summary
+    assert s["planned_steps"] == 60 and CALIBRATION_STEPS < s["steps"] < 60 and not s["stopped_by_time_budget"]
+    assert any(f"{s['steps']} of 60 steps fit" in m for m in logs)
+    rows = [json.loads(x) for x in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines() if '"loss"' in x]
+    assert [r["step"] for r in rows] == list(range(1, s["steps"] + 1))
+    assert rows[-1]["lr"] == 0.0  # the cosine schedule was rebuilt to end at the cut
+    assert max(r["elapsed_s"] for r in rows) <= 120.0
+
+
+def test_budgeted_run_resumes_to_the_same_end(tiny_model_dir, train_jsonl, tmp_path, monkeypatch):
+    cfg = _cfg(tiny_model_dir, max_minutes=2, checkpoint_every=3, keep_checkpoints=100)
+    VirtualClock(monkeypatch)
+    a = train(cfg, train_jsonl, tmp_path / "a", log=lambda m: None)
+    cut = a.summary["steps"]
+    assert cut < 60
+    # Stop the run after step 6 (past calibration), then resume it on a machine twice as slow:
+    # it keeps the saved length instead of fitting a new one, and ends in the same state.
+    for ck in (tmp_path / "a" / "checkpoints").glob("step-*"):
+        if int(ck.name.split("-")[1]) > 6:
+            shutil.rmtree(ck)
+    assert checkpoint_total_steps(last_checkpoint(tmp_path / "a")) == cut
+    shutil.rmtree(tmp_path / "a" / "model")
+    VirtualClock(monkeypatch, cost=0.02)
+    b = train(cfg, train_jsonl, tmp_path / "a", resume=True, log=lambda m: None)
+    assert b.summary["resumed_from"] == 6 and b.summary["steps"] == cut
+    assert b.summary["replica_digests"] == a.summary["replica_digests"]
+
+
+def test_slowdown_after_calibration_stops_at_the_budget(tiny_model_dir, train_jsonl, tmp_path, monkeypatch):
+    clock = VirtualClock(monkeypatch)
+    real_observe = TimeBudget.observe
+
+    def observe(self, step, elapsed):
+        out = real_observe(self, step, elapsed)
+        if step == self.calibration:
+            clock.cost *= 10  # the machine gets busy right after the run's length was fixed
+        return out
+
+    monkeypatch.setattr(TimeBudget, "observe", observe)
+    logs = []
+    res = train(_cfg(tiny_model_dir, max_minutes=2), train_jsonl, tmp_path / "r", log=logs.append)
+    fitted = int(next(m for m in logs if "steps fit" in m).split("min: ")[1].split(" of")[0])
+    assert res.summary["stopped_by_time_budget"] and CALIBRATION_STEPS < res.summary["steps"] < fitted
+    assert any("spent at step" in m for m in logs)
+
+
+def test_max_minutes_must_not_be_negative():
+    from tooltune.train.config import RecipeError
+
+    with pytest.raises(RecipeError, match="max_minutes"):
+        make_config(None, {"max_minutes": -1})
