@@ -113,3 +113,14 @@ def test_max_minutes_must_not_be_negative():
 
     with pytest.raises(RecipeError, match="max_minutes"):
         make_config(None, {"max_minutes": -1})
+
+
+def test_calibration_ends_early_when_the_budget_is_short_for_the_plan():
+    """10% of a 1000-step plan would outlast a budget this short: timing stops at 10% of the budget."""
+    b = TimeBudget(100.0, [10] * 1000)
+    out = None
+    for step in range(1, 100):
+        out = b.observe(step, elapsed=2.0 * step)
+        if b.fixed:
+            break
+    assert step == 5 and out == 5 + 45  # 90 s left at 2 s per step

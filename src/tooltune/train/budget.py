@@ -11,9 +11,10 @@ from __future__ import annotations
 
 CALIBRATION_STEPS = 5
 CALIBRATION_SHARE = 0.1
-"""Steps timed before the run's length is fixed: 10% of the plan, at least 5 (the first step, with
-its warm-up, is left out). Replayed on the default recipe's 182 logged steps, 5 steps predicted
-that all would fit in 450 s (152 did); 18 steps predicted 160."""
+"""Steps timed before the run's length is fixed: at least 5 (the first, with its warm-up, is left
+out), then until 10% of the plan or 10% of the budget has passed, whichever comes first. Replayed
+on the default recipe's 182 logged steps, 5 steps predicted that all would fit in 450 s (152 did);
+18 steps predicted 160."""
 
 
 class TimeBudget:
@@ -35,7 +36,9 @@ class TimeBudget:
             return None
         if step == self.start + 1:
             self._mark = (step, elapsed)
-        if step < self.start + self.calibration or self._mark is None or step >= len(self.step_tokens):
+        done = step - self.start
+        calibrated = done >= CALIBRATION_STEPS and (done >= self.calibration or elapsed >= CALIBRATION_SHARE * self.seconds)
+        if not calibrated or self._mark is None or step >= len(self.step_tokens):
             return None
         self.fixed = True
         first, at = self._mark

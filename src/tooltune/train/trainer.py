@@ -332,7 +332,8 @@ def train(
                     if over:
                         stopped_by_budget = True
                         if main:
-                            log(f"time budget {cfg.max_minutes:g} min spent at step {step} of {total_steps}")
+                            log(f"time budget {cfg.max_minutes:g} min spent at step {step} of {total_steps}: stopped "
+                                "before the end of the learning-rate schedule")
                         total_steps = step
                 if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < total_steps:
                     if main:
