@@ -146,6 +146,31 @@ def test_speculation_copies_from_the_prompt_without_changing_the_output(tiny_tok
     assert passes_spec < passes_plain - 10
 
 
+@pytest.mark.parametrize("target", [
+    '<tool_call>{"name":"create_task","arguments":{"title":"buy milk"}}</tool_call>',
+    "I can only manage your tasks.",
+])
+def test_call_opening_rides_with_the_prefill(tiny_tokenizer, target):
+    """Greedy constrained requests run '<tool_call>{"name":"' with the prompt: a call turn takes
+    one forward pass fewer; a text turn takes the opening back (cache and matcher), same text."""
+    msgs = [Message(role="user", content="add buy milk")]
+    r = req(load_tools("taskapi"), messages=msgs, max_tokens=120)
+    out = {}
+    for opening in (False, True):
+        model = OracleModel(tiny_tokenizer, target)
+        eng = TransformersEngine(model, tiny_tokenizer, name="oracle")
+        if not opening:
+            eng.call_open_ids = []
+        texts = [run(eng, r)[0], run(eng, r)[0]]  # the second from the prefix cache
+        out[opening] = texts, len(model.calls), model.calls[0]
+    (plain, passes_plain, first_plain), (drafted, passes_drafted, first_drafted) = out[False], out[True]
+    assert plain == drafted == [target, target]
+    if target.startswith(TOOL_CALL_OPEN):
+        assert first_drafted > first_plain and passes_drafted <= passes_plain - 2
+    else:
+        assert passes_drafted == passes_plain
+
+
 def test_sampling_does_not_speculate(engine, strict_tools):
     engine.stats.reset()
     run(engine, req(strict_tools, tool_choice="required", temperature=0.8, seed=1, max_tokens=20))

@@ -166,6 +166,9 @@ class TransformersEngine:
         stops = {i for i in (im_end, tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids(IM_START))
                  if isinstance(i, int) and i != tokenizer.unk_token_id and 0 <= i < self.vocab_size}
         self.end_of_turn_id = im_end if isinstance(im_end, int) else tokenizer.eos_token_id
+        self.call_open_ids: list[int] = tokenizer.encode(TOOL_CALL_OPEN, add_special_tokens=False)
+        """``<tool_call>`` as tokens: one where it is an added token. Empty: no call openings
+        with the prefill (see ``_opening_draft``)."""
         self.stop_ids = frozenset(stops)
         self.prefix_cache = PrefixCache(prefix_cache_entries)
         self.stats = EngineStats()
@@ -294,13 +297,14 @@ class TransformersEngine:
                 for seq in active:
                     seq.logits = self._verify(seq, logits[seq]) if seq.draft else logits[seq]
 
-    def _forward(self, tokens: list[int], cache: Any) -> Any:
-        """Prefill (the part of the prompt the prefix cache does not hold)."""
+    def _forward(self, tokens: list[int], cache: Any, keep: int = 1) -> Any:
+        """Prefill (the part of the prompt the prefix cache does not hold): the logits of the last
+        ``keep`` positions, [keep, vocab]."""
         torch = self._torch
         t0 = time.perf_counter()
         out = self.model(input_ids=torch.tensor([tokens], dtype=torch.long), past_key_values=cache,
-                         use_cache=True, logits_to_keep=1)
-        logits = out.logits[0, -1].float()
+                         use_cache=True, logits_to_keep=keep)
+        logits = out.logits[0, -keep:].float()
         self.stats.prefill_tokens += len(tokens)
         self.stats.prefill_s += time.perf_counter() - t0
         return logits
@@ -311,23 +315,93 @@ class TransformersEngine:
         ids = job.prompt_ids
         n, layers = self.prefix_cache.lookup(ids)
         cache = DynamicCache(ddp_cache_data=layers) if layers else DynamicCache()
-        logits = self._forward(ids[n:], cache)
-        self.stats.cached_tokens += n
-        kv = [(layer.keys, layer.values) for layer in cache.layers]
-        self._remember(ids, kv)
         sampling = job.request.sampling
         budget = self.max_context - len(ids)
         if sampling.max_tokens is not None:
             budget = min(budget, sampling.max_tokens)
-        seq = _Seq(job=job, logits=logits, budget=budget, cached_tokens=n,
+        seq = _Seq(job=job, logits=None, budget=budget, cached_tokens=n,
                    generator=make_generator(sampling.seed))
         if job.compiled is not None:
             import xgrammar as xgr
 
             seq.matcher = self.constraints.matcher(job.compiled)
             seq.bitmask = xgr.allocate_token_bitmask(1, self.vocab_size)
-        self._batch.add(seq, kv, len(ids))
+        opening = self._opening_draft(seq)
+        logits = self._forward(ids[n:] + opening, cache, keep=len(opening) + 1)
+        self.stats.cached_tokens += n
+        kv = [(layer.keys, layer.values) for layer in cache.layers]
+        self._remember(ids, [(k[:, :, :len(ids)], v[:, :, :len(ids)]) for k, v in kv])
+        kept = self._opening_kept(seq, opening, logits) if opening else 0
+        if kept < len(opening):
+            kv = [(k[:, :, :len(ids) + kept], v[:, :, :len(ids) + kept]) for k, v in kv]
+        seq.logits = logits[kept]
+        self._batch.add(seq, kv, len(ids) + kept)
+        if kept:
+            seq.ids = opening[:kept]
+            self._emit_text(seq)  # no stop string can be in it: requests with stop strings get no opening
         return seq
+
+    def _opening_draft(self, seq: _Seq) -> list[int]:
+        """A tool call's opening, run with the prefill, as decoding would feed it: ``<tool_call>``
+        and, where that is one token, the text the grammar forces after it (``{"name":"``, or the
+        whole name when only one tool may be called; as ``_jump`` re-tokenizes it). Greedy
+        constrained requests only; the matcher accepts the tokens now. A tool-call turn saves the
+        forward passes that would run them; any other turn computes a few more prompt tokens,
+        which ``_opening_kept`` takes back."""
+        request = seq.job.request
+        matcher, opening = seq.matcher, list(self.call_open_ids)
+        if (matcher is None or not opening or not self.speculate or not self.jump_forward
+                or request.sampling.temperature or request.sampling.stop or seq.budget <= 2 * CLOSE_RESERVE):
+            return []
+        matcher.fill_next_token_bitmask(seq.bitmask)  # the first choice's mask, for the check
+        seq.next_mask_ready = True
+        for n, t in enumerate(opening):
+            if not matcher.accept_token(t):
+                matcher.rollback(n)
+                return []
+        if len(opening) == 1 and not matcher.is_terminated():
+            jump = matcher.find_jump_forward_string()
+            new = self._with_forced(seq, opening, jump) if jump else opening
+            forced = new[1:] if len(new) > 1 and new[0] == opening[0] else []
+            accepted = 0
+            for t in forced:
+                if not matcher.accept_token(t):
+                    break
+                accepted += 1
+            if accepted < len(forced):  # the re-tokenization does not fit the grammar: as _jump, none
+                matcher.rollback(accepted)
+                forced = []
+            opening += forced
+        self.stats.draft_tokens += len(opening)
+        return opening
+
+    def _opening_kept(self, seq: _Seq, opening: list[int], logits: Any) -> int:
+        """How much of the opening greedy decoding confirms (``logits[i]``: after the prompt's
+        last token, then after each opening token): the first token under the first choice's mask
+        (as ``_choose`` picks it); the other ``<tool_call>`` pieces as the unconstrained argmax
+        (a token the grammar took and the argmax is the constrained argmax); the forced rest with
+        them. The matcher takes back the rest."""
+        import xgrammar as xgr
+
+        torch = self._torch
+        masked = logits[0].clone()
+        xgr.apply_token_bitmask_inplace(masked.view(1, -1), seq.bitmask)
+        kept = 0
+        if int(torch.argmax(masked)) == opening[0]:
+            kept = 1
+            pieces = len(self.call_open_ids)
+            while kept < pieces and int(torch.argmax(logits[kept])) == opening[kept]:
+                kept += 1
+            if kept == pieces:
+                kept = len(opening)
+        if kept < len(opening):
+            seq.matcher.rollback(len(opening) - kept)
+        if kept:
+            seq.next_mask_ready = False  # else the first choice's mask in seq.bitmask still holds
+            self.stats.sampled_tokens += min(kept, len(self.call_open_ids))
+            self.stats.jump_tokens += max(0, kept - len(self.call_open_ids))
+            self.stats.accepted_tokens += kept
+        return kept
 
     def _remember(self, ids: list[int], kv: list[tuple[Any, Any]]) -> None:
         if kv and kv[0][0].shape[-2] == len(ids):
@@ -529,12 +603,10 @@ class TransformersEngine:
         # boundary that cost accuracy; other boundaries are left as forced.
         return bool(piece) and piece.endswith(("{", "[")) and piece in self._token_prefixes
 
-    def _jump(self, seq: _Seq, jump: str) -> list[int]:
-        """Append the text the grammar forces. The completion is re-tokenized as a whole so the
-        model sees the same tokens as in training (``cre``+``ate`` becomes ``create``); the KV cache
-        and the matcher roll back to where old and new tokens diverge. Returns the tokens to feed."""
-        tok, matcher = self.tokenizer, seq.matcher
-        old = seq.ids
+    def _with_forced(self, seq: _Seq, old: list[int], jump: str) -> list[int]:
+        """``old`` completion tokens followed by the forced text ``jump``, re-tokenized as a whole so
+        the model sees the same tokens as in training (``cre``+``ate`` becomes ``create``)."""
+        tok = self.tokenizer
         text = tok.decode(old, skip_special_tokens=False) + jump
         new = tok.encode(text, add_special_tokens=False)
         if tok.decode(new, skip_special_tokens=False) != text:
@@ -544,6 +616,14 @@ class TransformersEngine:
         # (unless the completion budget is nearly spent and every step counts).
         if new and self._extendable(new[-1]) and seq.budget - len(old) > CLOSE_RESERVE:
             new = new[:-1]
+        return new
+
+    def _jump(self, seq: _Seq, jump: str) -> list[int]:
+        """Append the text the grammar forces (see ``_with_forced``); the KV cache and the matcher
+        roll back to where old and new tokens diverge. Returns the tokens to feed."""
+        matcher = seq.matcher
+        old = seq.ids
+        new = self._with_forced(seq, old, jump)
         if len(new) <= len(old):
             return [old[-1]]
         k = 0
