@@ -14,7 +14,10 @@ import pytest
 
 
 @pytest.mark.slow
-def test_two_process_cpu_run_keeps_replicas_in_sync(tiny_model_dir, train_jsonl, tmp_path):
+@pytest.mark.parametrize("length", [["--max-steps", "3"], ["--max-steps", "300", "--max-minutes", "0.02"]],
+                         ids=["steps", "time-budget"])
+def test_two_process_cpu_run_keeps_replicas_in_sync(tiny_model_dir, train_jsonl, tmp_path, length):
+    """With a time budget the ranks take the main process's cut, so they stop together."""
     accelerate = shutil.which("accelerate", path=os.path.dirname(sys.executable))
     assert accelerate, "accelerate CLI not installed"
     run = tmp_path / "run"
@@ -22,12 +25,14 @@ def test_two_process_cpu_run_keeps_replicas_in_sync(tiny_model_dir, train_jsonl,
     proc = subprocess.run(
         [accelerate, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
          "--dynamo_backend", "no", "-m", "tooltune.cli", "train", "--data", str(train_jsonl), "--out", str(run),
-         "--base", str(tiny_model_dir), "--max-steps", "3", "--batch-tokens", "2048"],
+         "--base", str(tiny_model_dir), "--batch-tokens", "2048", *length],
         capture_output=True, text=True, timeout=600, env=env,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads((run / "train_summary.json").read_text())
     assert summary["processes"] == 2
+    if "--max-minutes" in length:
+        assert summary["planned_steps"] == 300 and summary["steps"] < 300
     digests = summary["replica_digests"]
     assert len(digests) == 2 and digests[0] == digests[1]
     assert (run / "model" / "adapter_config.json").is_file()
