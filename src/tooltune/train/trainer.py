@@ -238,8 +238,9 @@ def train(
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     plan = _plan(examples, cfg, accelerator.process_index, accelerator.num_processes)
     planned_steps = total_steps = len(plan) // cfg.grad_accum
-    if ckpt is not None and checkpoint_total_steps(ckpt):  # a time budget cut the run: resume to the same end
-        total_steps = min(total_steps, int(checkpoint_total_steps(ckpt)))
+    saved_total = checkpoint_total_steps(ckpt) if ckpt is not None else None
+    if saved_total:  # a time budget cut the run: resume to the same end
+        total_steps = min(total_steps, int(saved_total))
 
     def make_scheduler(total: int) -> Any:
         return get_scheduler(cfg.lr_scheduler, optimizer, num_warmup_steps=int(cfg.warmup_ratio * total),
@@ -284,6 +285,12 @@ def train(
                            for micro in plan[k * cfg.grad_accum:(k + 1) * cfg.grad_accum]) for k in range(total_steps)]
         budget = TimeBudget(cfg.max_minutes * 60, step_tokens, start)
     stopped_by_budget = False
+
+    def checkpoint(at: int) -> Path:
+        return save_checkpoint(run_dir, at, unwrapped, optimizer, scheduler, cfg.keep_checkpoints,
+                               accelerator.unwrap_model(loss_fn).carried_state(),
+                               total_steps if total_steps != planned_steps else None)
+
     from tqdm import tqdm
 
     bar = tqdm(total=total_steps, initial=start, disable=not main, unit="step", dynamic_ncols=True)
@@ -337,9 +344,7 @@ def train(
                         total_steps = step
                 if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < total_steps:
                     if main:
-                        save_checkpoint(run_dir, step, unwrapped, optimizer, scheduler, cfg.keep_checkpoints,
-                                        accelerator.unwrap_model(loss_fn).carried_state(),
-                                        total_steps if total_steps != planned_steps else None)
+                        checkpoint(step)
                     accelerator.wait_for_everyone()
     finally:
         bar.close()
@@ -347,9 +352,7 @@ def train(
 
     if stop["flag"]:
         if main:
-            path = save_checkpoint(run_dir, step, unwrapped, optimizer, scheduler, cfg.keep_checkpoints,
-                                   accelerator.unwrap_model(loss_fn).carried_state(),
-                                   total_steps if total_steps != planned_steps else None)
+            path = checkpoint(step)
             log(f"interrupted at step {step}/{total_steps}: checkpoint saved to {path}; continue with --resume")
         accelerator.wait_for_everyone()
         return TrainResult(run_dir, step, True, {}, main)
