@@ -120,6 +120,15 @@ class _Seq:
     """Tokens proposed by prompt lookup, fed after the chosen ones and verified after the pass."""
 
 
+def _accept_all(matcher: Any, tokens: list[int]) -> bool:
+    """Feed ``tokens`` to the grammar matcher: all of them, or none (it rolls back and says False)."""
+    for n, t in enumerate(tokens):
+        if not matcher.accept_token(t):
+            matcher.rollback(n)
+            return False
+    return True
+
+
 def _trim_heap() -> None:
     """glibc keeps freed memory in per-thread arenas; hand it back (keeps the server's RSS flat)."""
     import ctypes
@@ -355,23 +364,14 @@ class TransformersEngine:
             return []
         matcher.fill_next_token_bitmask(seq.bitmask)  # the first choice's mask, for the check
         seq.next_mask_ready = True
-        for n, t in enumerate(opening):
-            if not matcher.accept_token(t):
-                matcher.rollback(n)
-                return []
+        if not _accept_all(matcher, opening):
+            return []
         if len(opening) == 1 and not matcher.is_terminated():
             jump = matcher.find_jump_forward_string()
             new = self._with_forced(seq, opening, jump) if jump else opening
             forced = new[1:] if len(new) > 1 and new[0] == opening[0] else []
-            accepted = 0
-            for t in forced:
-                if not matcher.accept_token(t):
-                    break
-                accepted += 1
-            if accepted < len(forced):  # the re-tokenization does not fit the grammar: as _jump, none
-                matcher.rollback(accepted)
-                forced = []
-            opening += forced
+            if _accept_all(matcher, forced):  # else the re-tokenization does not fit: as _jump, none
+                opening += forced
         self.stats.draft_tokens += len(opening)
         return opening
 
@@ -632,13 +632,7 @@ class TransformersEngine:
             k += 1
         new = new[: max(k, seq.budget)]
         matcher.rollback(len(old) - k)
-        accepted = 0
-        for t in new[k:]:
-            if not matcher.accept_token(t):
-                break
-            accepted += 1
-        if accepted < len(new) - k:  # the re-tokenization does not fit the grammar: keep the old tokens
-            matcher.rollback(accepted)
+        if not _accept_all(matcher, new[k:]):  # the re-tokenization does not fit the grammar: keep the old tokens
             for t in old[k:]:
                 matcher.accept_token(t)
             return [old[-1]]

@@ -26,7 +26,7 @@ class TimeBudget:
         self.step_tokens = step_tokens
         self.start = start
         self.calibration = max(CALIBRATION_STEPS, int(CALIBRATION_SHARE * (len(step_tokens) - start)))
-        self._mark: tuple[int, float] | None = None  # (step, elapsed) after the first step
+        self._first_done: float | None = None  # loop time when the first step here had finished
         self.fixed = False
 
     def observe(self, step: int, elapsed: float) -> int | None:
@@ -35,15 +35,14 @@ class TimeBudget:
         if self.fixed:
             return None
         if step == self.start + 1:
-            self._mark = (step, elapsed)
+            self._first_done = elapsed
         done = step - self.start
         calibrated = done >= CALIBRATION_STEPS and (done >= self.calibration or elapsed >= CALIBRATION_SHARE * self.seconds)
-        if not calibrated or self._mark is None or step >= len(self.step_tokens):
+        if not calibrated or self._first_done is None or step >= len(self.step_tokens):
             return None
         self.fixed = True
-        first, at = self._mark
-        timed = sum(self.step_tokens[first:step])
-        per_token = (elapsed - at) / max(1, timed)
+        timed = sum(self.step_tokens[self.start + 1:step])  # the first step (warm-up) is left out
+        per_token = (elapsed - self._first_done) / max(1, timed)
         left = self.seconds - elapsed
         total = step
         while total < len(self.step_tokens) and left >= self.step_tokens[total] * per_token:
