@@ -62,6 +62,12 @@ def test_due_date_arguments_resolve_or_explain():
         due_date_iso("2026-02-30", WED)
     with pytest.raises(ValueError, match="could not understand the due date 'someday': use YYYY-MM-DD"):
         due_date_iso("someday", WED)
+    # A named day that does not exist says so (the model can ask which day was meant).
+    for phrase in ("February 30", "the 31st of April", "31 June", "by Nov 31"):
+        with pytest.raises(ValueError, match=f"^{phrase} is not a real calendar date$"):
+            due_date_iso(phrase, WED)
+    with pytest.raises(ValueError, match="could not understand"):
+        due_date_iso("Blursday 30", WED)
 
 
 def test_system_message():

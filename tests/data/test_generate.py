@@ -163,6 +163,35 @@ def test_kinds_have_their_shape(splits):
         assert assistant[-1].content and not assistant[-1].tool_calls  # every chat ends in words
 
 
+def test_invalid_dates_are_asked_about_then_retried_with_the_users_fix(splits):
+    found = fixed = 0
+    for conv in _convs(splits["train"].rows + splits["eval"].rows):
+        msgs = conv.messages
+        bad = [i for i, m in enumerate(msgs) if m.role == "tool" and "is not a real calendar date" in m.content]
+        if not bad:
+            continue
+        found += 1
+        assert conv.meta["kind"] == "error_recovery"
+        (i,) = bad
+        call = msgs[i - 1].tool_calls[0]
+        assert json.loads(msgs[i].content)["error"].startswith(json.loads(call.function.arguments)["due_date"])
+        question = msgs[i + 1]
+        assert question.role == "assistant" and not question.tool_calls and question.content.endswith("?")
+        if len(msgs) > i + 2:  # the user names another day: the same call with that day succeeds
+            retry = msgs[i + 3].tool_calls[0]
+            before, after = json.loads(call.function.arguments), json.loads(retry.function.arguments)
+            assert retry.function.name == call.function.name
+            assert before.pop("due_date") != after.pop("due_date") and before == after
+            assert after_result_ok(msgs[i + 4].content)
+            fixed += 1
+    assert found >= 10 and 0 < fixed < found
+
+
+def after_result_ok(content):
+    data = json.loads(content)
+    return "error" not in data and date.fromisoformat(data["due_date"])
+
+
 def test_mix_parsing_and_allocation():
     mix = parse_mix("single=1,parallel=0")
     assert mix["single"] == 1 and mix["parallel"] == 0

@@ -80,9 +80,7 @@ def first_of_next_month(today: date) -> date:
 
 def resolve_date(text: str, today: date) -> date | None:
     """The date a phrase names, relative to ``today``; None when the phrase is not understood."""
-    s = re.sub(r"[,!?]", " ", text.lower()).strip().rstrip(".")
-    s = re.sub(r"\s+", " ", s)
-    s = re.sub(r"^(on|by|for|due|until|before) ", "", s)
+    s = _normalized(text)
     if m := re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", s):
         try:
             return date(int(m[1]), int(m[2]), int(m[3]))
@@ -121,14 +119,25 @@ def resolve_date(text: str, today: date) -> date | None:
         for i, name in enumerate(WEEKDAYS):
             if m[1] in (name, name[:3]):
                 return weekday_next_week(today, i)
+    if parts := _month_and_day(s):
+        return _month_day(today, *parts)
+    return None
+
+
+def _normalized(text: str) -> str:
+    s = re.sub(r"[,!?]", " ", text.lower()).strip().rstrip(".")
+    s = re.sub(r"\s+", " ", s)
+    return re.sub(r"^(on|by|for|due|until|before) ", "", s)
+
+
+def _month_and_day(s: str) -> tuple[int, int] | None:
+    """(month, day) of "March 6", "6 March", "the 6th of March", "Mar 6th" (the day unchecked)."""
     if m := re.fullmatch(r"(?:the )?(\w+)\.? (\d{1,2})(?:st|nd|rd|th)?", s):
-        month = _month(m[1])
-        if month:
-            return _month_day(today, month, int(m[2]))
+        if month := _month(m[1]):
+            return month, int(m[2])
     if m := re.fullmatch(r"(?:the )?(\d{1,2})(?:st|nd|rd|th)? (?:of )?(\w+)\.?", s):
-        month = _month(m[2])
-        if month:
-            return _month_day(today, month, int(m[1]))
+        if month := _month(m[2]):
+            return month, int(m[1])
     return None
 
 
@@ -141,6 +150,7 @@ def due_date_iso(value: str, today: date) -> str:
     resolved = resolve_date(value, today)
     if resolved is not None:
         return resolved.isoformat()
-    if re.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*", value):
+    if re.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*", value) or _month_and_day(_normalized(value)):
+        # "2026-02-30", "April 31": the model can ask which day was meant instead of rephrasing.
         raise ValueError(f"{value.strip()} is not a real calendar date")
     raise ValueError(f"could not understand the due date {value!r}: {DUE_DATE_HELP}")

@@ -232,4 +232,7 @@ POOLS: dict[str, list[str]] = {
     "err.titled_delete": ["delete task {id}, the {title_raw} one", "remove {title} - I think it's #{id}",
                           "get rid of task {id} ({title})", "delete {title}, id {id}",
                           "trash number {id}, {title}", "drop {title} (task {id})"],
+    "err.date_fix": ["sorry, I meant {due}", "oops, make it {due}", "{due} then", "my bad, {due}",
+                     "ok, use {due} instead", "try {due}", "let's say {due}", "I meant {due}, sorry",
+                     "right, {due} please", "then put {due}", "hmm, {due} works"],
 }

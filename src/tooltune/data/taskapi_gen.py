@@ -6,7 +6,7 @@ import itertools
 import json
 import random
 from datetime import date
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 from tooltune.core.types import Conversation, Message, Tool, make_call
 
@@ -16,6 +16,9 @@ from .taskapi_results import TaskStore, describe, summarize
 from .templates import Bank, Template, pick_style, realize
 
 TASKAPI_TOOL_NAMES = frozenset({"create_task", "update_task", "complete_task", "list_tasks", "delete_task"})
+
+DateKind = Literal["any", "relative", "invalid"]
+"""Due dates a request says: any phrase, relative ones only, or a day that does not exist."""
 
 _OPTIONAL = {
     "create_task": ["description", "due_date", "priority"],
@@ -105,11 +108,14 @@ class Ctx:
         title = title or words.title(self.rng, verb_phrase=verb)
         return {"title": _quoted(self.rng, title), "title_raw": title}, title
 
-    def date_values(self, t: Template, relative_only: bool = False) -> tuple[dict[str, str], str | None]:
+    def date_values(self, t: Template, date_kind: DateKind = "any") -> tuple[dict[str, str], str | None]:
         for slot, ctx in (("due_on", "on"), ("due_by", "by"), ("due", "due")):
             if slot in t.slots():
                 # The call carries the user's own words; the tool resolves them (core.dates).
-                phrase, _ = dates.date_phrase(self.rng, self.today, ctx, relative_only=relative_only)
+                if date_kind == "invalid":
+                    phrase = dates.invalid_phrase(self.rng, self.today)
+                else:
+                    phrase, _ = dates.date_phrase(self.rng, self.today, ctx, relative_only=date_kind == "relative")
                 return {slot: phrase}, phrase
         return {}, None
 
@@ -118,13 +124,13 @@ class Ctx:
         phrase_t = self.tpl("prio." + prio)
         return {"prio": prio, "prio_phrase": phrase_t.text}, prio
 
-    def modifier(self, pool: str, arg: str, relative_only: bool = False) -> tuple[str, dict[str, Any]]:
+    def modifier(self, pool: str, arg: str, date_kind: DateKind = "any") -> tuple[str, dict[str, Any]]:
         """Text for one optional argument and the argument it sets."""
         t = self.tpl(pool)
         values: dict[str, Any] = {}
         args: dict[str, Any] = {}
         if arg == "due_date":
-            v, due = self.date_values(t, relative_only)
+            v, due = self.date_values(t, date_kind)
             values |= v
             args["due_date"] = due
         elif arg == "priority":
@@ -224,7 +230,7 @@ class TaskApiGenerator:
         counter = self._combo_counters.setdefault(tool, itertools.count())
         return combos[next(counter) % len(combos)]
 
-    def create_request(self, ctx: Ctx, opts: list[str], relative_only: bool = False,
+    def create_request(self, ctx: Ctx, opts: list[str], date_kind: DateKind = "any",
                        core_pool: str = "create.core") -> tuple[str, dict[str, Any]]:
         t = ctx.tpl(core_pool)
         values, title = ctx.title_values(t)
@@ -234,7 +240,7 @@ class TaskApiGenerator:
         ctx.rng.shuffle(opts)
         for opt in opts:
             pool = {"due_date": "create.due", "priority": "create.prio", "description": "create.desc"}[opt]
-            text, a = ctx.modifier(pool, opt, relative_only and opt == "due_date")
+            text, a = ctx.modifier(pool, opt, date_kind)
             parts.append(text)
             args |= a
         extras = ctx.join(parts)
@@ -246,13 +252,13 @@ class TaskApiGenerator:
             text = text.rstrip("?.!") + ctx.rng.choice([" ", ", ", " - "]) + extras
         return text, args
 
-    def update_request(self, ctx: Ctx, opts: list[str], task_id: int, relative_only: bool = False,
+    def update_request(self, ctx: Ctx, opts: list[str], task_id: int, date_kind: DateKind = "any",
                        core_pool: str = "update.core") -> tuple[str, dict[str, Any]]:
-        changes, args = self.changes(ctx, opts, relative_only)
+        changes, args = self.changes(ctx, opts, date_kind)
         t = ctx.tpl(core_pool)
         return ctx.text(t, {"id": task_id, "changes": changes}), {"task_id": task_id} | args
 
-    def changes(self, ctx: Ctx, opts: list[str], relative_only: bool = False) -> tuple[str, dict[str, Any]]:
+    def changes(self, ctx: Ctx, opts: list[str], date_kind: DateKind = "any") -> tuple[str, dict[str, Any]]:
         """"move it to Friday and make it urgent" and the update arguments it asks for."""
         args: dict[str, Any] = {}
         parts = []
@@ -261,7 +267,7 @@ class TaskApiGenerator:
         for opt in opts:
             pool = {"title": "update.title", "description": "update.desc", "due_date": "update.due",
                     "priority": "update.prio"}[opt]
-            text, a = ctx.modifier(pool, opt, relative_only and opt == "due_date")
+            text, a = ctx.modifier(pool, opt, date_kind)
             parts.append(text)
             args |= a
         return ctx.join(parts), args
@@ -313,11 +319,11 @@ class TaskApiGenerator:
     def _relative_date(self, ctx: Ctx) -> None:
         if ctx.rng.random() < 0.6:
             opts = ["due_date"] + [o for o in ("priority", "description") if ctx.rng.random() < 0.25]
-            text, args = self.create_request(ctx, opts, relative_only=True)
+            text, args = self.create_request(ctx, opts, date_kind="relative")
             tool = "create_task"
         else:
             opts = ["due_date"] + (["priority"] if ctx.rng.random() < 0.2 else [])
-            text, args = self.update_request(ctx, opts, ctx.existing_id(), relative_only=True)
+            text, args = self.update_request(ctx, opts, ctx.existing_id(), date_kind="relative")
             tool = "update_task"
         ctx.user(text)
         ctx.exchange([(tool, args)])
@@ -524,7 +530,7 @@ class TaskApiGenerator:
 
     def _error_recovery(self, ctx: Ctx) -> None:
         r = ctx.rng.random()
-        if r < 0.45:  # unknown id -> answer in words
+        if r < 0.38:  # unknown id -> answer in words
             tool = ctx.rng.choice(["complete_task", "delete_task", "update_task"])
             task_id = ctx.missing_id()
             if tool == "update_task":
@@ -535,7 +541,7 @@ class TaskApiGenerator:
                 text, args = ctx.text(ctx.tpl(pool), {"id": task_id}), {"task_id": task_id}
             ctx.user(text)
             ctx.exchange([(tool, args)])
-        elif r < 0.85:  # wrong id but a title: look it up, then the corrected call
+        elif r < 0.72:  # wrong id but a title: look it up, then the corrected call
             tool = ctx.rng.choice(["complete_task", "delete_task"])
             title = words.title(ctx.rng, verb_phrase=True)
             real_id = ctx.missing_id()
@@ -550,7 +556,25 @@ class TaskApiGenerator:
             result = ctx.calls([(tool, {"task_id": real_id})])[0]
             done = describe(tool, {"task_id": real_id}, result, ctx.rng)
             ctx.say(f"There is no task {wrong_id}, but \"{title}\" is task {real_id}. {done}")
+        elif r < 0.88:  # a day that does not exist -> ask which day -> the call again with the user's fix
+            self._invalid_date(ctx)
         else:  # completing a task that is already done
             task_id = ctx.existing_id("done")
             ctx.user(ctx.text(ctx.tpl("complete.core"), {"id": task_id}))
             ctx.exchange([("complete_task", {"task_id": task_id})])
+
+    def _invalid_date(self, ctx: Ctx) -> None:
+        if ctx.rng.random() < 0.7:
+            tool = "create_task"
+            opts = ["due_date"] + [o for o in ("priority", "description") if ctx.rng.random() < 0.25]
+            text, args = self.create_request(ctx, opts, date_kind="invalid")
+        else:
+            tool = "update_task"
+            text, args = self.update_request(ctx, ["due_date"], ctx.existing_id(), date_kind="invalid")
+        ctx.user(text)
+        ctx.exchange([(tool, args)])  # the tool's error, then the question which day was meant
+        if ctx.rng.random() < 0.65:
+            t = ctx.tpl("err.date_fix")
+            values, due = ctx.date_values(t)
+            ctx.user(ctx.text(t, values))
+            ctx.exchange([(tool, args | {"due_date": due})])
