@@ -27,6 +27,14 @@ POOLS: dict[str, list[str]] = {
         "one more for the list: {title}", "{extras} - new task {title}", "{extras}: add {title}",
         "{extras}, create a task {title}", "ok so {title} {extras}, put that on the list",
     ],
+    # The priority said before the noun ("add a high-priority task ..."); {a_prio} carries its article.
+    "create.core_prio": [
+        "add {a_prio} task {title}", "create {a_prio} task: {title}", "new {prio_phrase} task: {title}",
+        "add {a_prio} todo to {title_raw}", "make {a_prio} task called {title}", "log {a_prio} task {title}",
+        "please add {a_prio} task to {title_raw}", "put {a_prio} item on my list: {title}",
+        "quick {prio_phrase} todo - {title}", "set up {a_prio} reminder to {title_raw}",
+        "I've got {a_prio} one for you: {title}", "can you create {a_prio} task for {title}?",
+    ],
     "create.due": [
         "due {due}", "by {due_by}", "for {due_on}", "deadline {due}", "it's due {due}", "due date {due}",
         "needs to be done by {due_by}", "{due}", "on {due_on}", "before {due_by}", "deadline is {due}",

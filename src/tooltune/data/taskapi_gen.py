@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import random
+import re
 from datetime import date
 from typing import Any, Callable, Literal
 
@@ -16,6 +17,9 @@ from .taskapi_results import TaskStore, describe, summarize
 from .templates import Bank, Template, pick_style, realize
 
 TASKAPI_TOOL_NAMES = frozenset({"create_task", "update_task", "complete_task", "list_tasks", "delete_task"})
+
+_NOT_BEFORE_NOUN = re.compile(r"\b(not|no|importance)\b")
+"""Priority phrases that do not read before a noun ("a not urgent task", "a medium importance task")."""
 
 DateKind = Literal["any", "relative", "invalid"]
 """Due dates a request says: any phrase, relative ones only, or a day that does not exist."""
@@ -119,10 +123,13 @@ class Ctx:
                 return {slot: phrase}, phrase
         return {}, None
 
-    def prio_values(self) -> tuple[dict[str, str], str]:
+    def prio_values(self, before_noun: bool = False) -> tuple[dict[str, str], str]:
+        """Slot values for a priority; ``before_noun``: only phrases that read as "a ... task"."""
         prio = self.rng.choice(["low", "medium", "high"])
-        phrase_t = self.tpl("prio." + prio)
-        return {"prio": prio, "prio_phrase": phrase_t.text}, prio
+        accept = (lambda t: not _NOT_BEFORE_NOUN.search(t.text)) if before_noun else None
+        phrase = self.tpl("prio." + prio, accept).text
+        article = "an" if phrase[0].lower() in "aeiou" else "a"
+        return {"prio": prio, "prio_phrase": phrase, "a_prio": f"{article} {phrase}"}, prio
 
     def modifier(self, pool: str, arg: str, date_kind: DateKind = "any") -> tuple[str, dict[str, Any]]:
         """Text for one optional argument and the argument it sets."""
@@ -232,11 +239,16 @@ class TaskApiGenerator:
 
     def create_request(self, ctx: Ctx, opts: list[str], date_kind: DateKind = "any",
                        core_pool: str = "create.core") -> tuple[str, dict[str, Any]]:
-        t = ctx.tpl(core_pool)
+        opts = list(opts)
+        prio_first = core_pool == "create.core" and "priority" in opts and ctx.rng.random() < 0.3
+        t = ctx.tpl("create.core_prio" if prio_first else core_pool)
         values, title = ctx.title_values(t)
         args: dict[str, Any] = {"title": title}
+        if prio_first:  # "add a high-priority task ...": the priority lives in the core phrase
+            v, args["priority"] = ctx.prio_values(before_noun=True)
+            values |= v
+            opts.remove("priority")
         parts = []
-        opts = list(opts)
         ctx.rng.shuffle(opts)
         for opt in opts:
             pool = {"due_date": "create.due", "priority": "create.prio", "description": "create.desc"}[opt]
