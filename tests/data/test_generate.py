@@ -192,6 +192,19 @@ def after_result_ok(content):
     return "error" not in data and date.fromisoformat(data["due_date"])
 
 
+def test_priority_before_the_noun(splits):
+    seen = 0
+    for conv in _convs(splits["train"].rows):
+        if not any(t.startswith("create.core_prio.") for t in conv.meta["templates"]):
+            continue
+        seen += 1
+        text = conv.messages[1].content.lower()
+        args = json.loads(conv.messages[2].tool_calls[0].function.arguments)
+        assert args["priority"] in ("low", "medium", "high")
+        assert not re.search(r"\ba ((not|no)\b|[aeiou])", text), text  # "an urgent", never "a not urgent"
+    assert seen >= 5
+
+
 def test_mix_parsing_and_allocation():
     mix = parse_mix("single=1,parallel=0")
     assert mix["single"] == 1 and mix["parallel"] == 0
