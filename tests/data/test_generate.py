@@ -205,6 +205,25 @@ def test_priority_before_the_noun(splits):
     assert seen >= 5
 
 
+def test_a_listed_task_named_by_what_the_user_did(splits):
+    from tooltune.data.words import past_tense
+
+    assert past_tense("call the dentist") == "called the dentist"
+    assert past_tense("pick up the kids at 4") == "picked up the kids at 4"
+    assert past_tense("Groceries") is None and past_tense("llamar a mamá") is None
+    seen = 0
+    for conv in _convs(splits["train"].rows + splits["eval"].rows):
+        if not any(t.startswith("follow.list_done_past.") for t in conv.meta["templates"]):
+            continue
+        seen += 1
+        listed = json.loads(conv.messages[3].content)["tasks"]
+        call = conv.messages[6].tool_calls[0]
+        target = next(t for t in listed if t["id"] == json.loads(call.function.arguments)["task_id"])
+        assert call.function.name == "complete_task"
+        assert past_tense(target["title"]) in conv.messages[5].content
+    assert seen >= 3
+
+
 def test_mix_parsing_and_allocation():
     mix = parse_mix("single=1,parallel=0")
     assert mix["single"] == 1 and mix["parallel"] == 0

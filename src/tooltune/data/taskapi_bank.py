@@ -1,7 +1,7 @@
 """Hand-written user phrasings for the Task API, one pool per intent or argument modifier.
 
 Slots: {title} (maybe quoted), {title_raw} (never quoted; reads as a verb phrase), {desc},
-{id}, {due} (any date phrase), {due_by} (reads after "by"), {due_on} (reads after "on"),
+{id}, {title_past} (the title as done: "called mom"), {due} (any date phrase), {due_by} (reads after "by"), {due_on} (reads after "on"),
 {prio} (the enum word), {prio_phrase} (e.g. "urgent", "low prio"), {extras}, {changes},
 {tasks}, {a}/{b}/{c} (clauses), {t1}/{t2}/{t3}, {id1}/{id2}/{id3}, {ref}, {ord}.
 A create/update core template without {extras}/{changes} gets them appended.
@@ -187,6 +187,10 @@ POOLS: dict[str, list[str]] = {
                              "{ref} is done", "close {ref} please", "check off {ref}"],
     "follow.list_delete": ["delete {ref}", "remove {ref}", "get rid of {ref}", "{ref} can go, delete it",
                            "please drop {ref}"],
+    "follow.list_done_past": ["I {title_past}, mark it done", "just {title_past}, you can complete it",
+                              "{title_past} already - check it off", "already {title_past}, close it please",
+                              "I {title_past} this morning, mark that as done", "finally {title_past}! tick it off",
+                              "good news, I {title_past}", "{title_past} - that one's finished"],
     "ref.title": ["the {title_raw} one", "{title}", "the one about {title_raw}", "the task {title}"],
     "ref.ord": ["the {ord} one", "the {ord} task", "{ord} one", "the {ord}"],
     "follow.count": ["how many is that?", "so how many do I have?", "how many tasks is that in total?",

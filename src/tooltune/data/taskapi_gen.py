@@ -456,14 +456,19 @@ class TaskApiGenerator:
             listed = json.loads(results[0])["tasks"]
             pos = ctx.rng.randrange(len(listed))
             target = listed[pos]
-            if ctx.rng.random() < 0.35 and pos in (0, 1, len(listed) - 1):
-                ord_word = "last" if pos == len(listed) - 1 else ("first" if pos == 0 else "second")
-                ref = ctx.literal(ctx.tpl("ref.ord"), {"ord": ord_word})
-            else:
-                rt = ctx.tpl("ref.title")
-                ref = ctx.literal(rt, {"title": _quoted(ctx.rng, target["title"]), "title_raw": target["title"]})
             follow = ctx.rng.choice(["list_complete", "list_delete"])
-            ctx.user(ctx.text(ctx.tpl("follow." + follow), {"ref": ref}))
+            done = words.past_tense(target["title"])
+            if follow == "list_complete" and done and ctx.rng.random() < 0.3:
+                # "I called the dentist, mark it done": the task is named by what the user did.
+                ctx.user(ctx.text(ctx.tpl("follow.list_done_past"), {"title_past": done}))
+            else:
+                if ctx.rng.random() < 0.35 and pos in (0, 1, len(listed) - 1):
+                    ord_word = "last" if pos == len(listed) - 1 else ("first" if pos == 0 else "second")
+                    ref = ctx.literal(ctx.tpl("ref.ord"), {"ord": ord_word})
+                else:
+                    rt = ctx.tpl("ref.title")
+                    ref = ctx.literal(rt, {"title": _quoted(ctx.rng, target["title"]), "title_raw": target["title"]})
+                ctx.user(ctx.text(ctx.tpl("follow." + follow), {"ref": ref}))
             tool = "complete_task" if follow == "list_complete" else "delete_task"
             ctx.exchange([(tool, {"task_id": target["id"]})])
         else:  # one exchange, then thanks
