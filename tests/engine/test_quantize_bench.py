@@ -12,7 +12,8 @@ def bench(*args: str) -> subprocess.CompletedProcess:
 def test_prints_a_row_per_width_on_both_sides_of_the_kernel_switch(tiny_model_dir):
     done = bench("--model", str(tiny_model_dir), "--widths", "1,9", "--repeats", "1", "--threads", "1")
     assert done.returncode == 0, done.stderr[-2000:]
-    rows = [line.split() for line in done.stdout.splitlines() if line.split() and line.split()[0].isdigit()]
+    table = done.stdout.split("served/f32")[1]
+    rows = [line.split() for line in table.splitlines() if line.strip()]
     assert [r[0] for r in rows] == ["1", "9"]
     assert all(len(r) == 6 and all(float(v) > 0 for v in r[1:]) for r in rows)
 
