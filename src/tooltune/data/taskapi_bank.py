@@ -40,6 +40,8 @@ POOLS: dict[str, list[str]] = {
         "needs to be done by {due_by}", "{due}", "on {due_on}", "before {due_by}", "deadline is {due}",
         "set the due date to {due}", "due: {due}", "by {due_by} at the latest", "and it's due {due}",
         "I want it done by {due_by}",
+        # The date said bare after the title ("call the plumber tomorrow"), as people often do.
+        "{due} please", "{due} if possible", "ideally {due}", "{due} would be good", "{due}, no later",
     ],
     "create.prio": [
         "{prio_phrase}", "make it {prio_phrase}", "it's {prio_phrase}", "priority {prio}", "priority: {prio}",
