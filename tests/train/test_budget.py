@@ -5,7 +5,7 @@ import types
 import pytest
 
 import tooltune.train.trainer as trainer_mod
-from tooltune.train.budget import CALIBRATION_STEPS, TimeBudget
+from tooltune.train.budget import CALIBRATION_STEPS, REPLAN_SHARE, TimeBudget
 from tooltune.train.checkpoint import checkpoint_total_steps, last_checkpoint
 from tooltune.train.config import make_config
 from tooltune.train.trainer import train
@@ -33,6 +33,33 @@ def test_budget_weighs_steps_by_their_tokens():
         for step in range(1, CALIBRATION_STEPS + 1):
             out = b.observe(step, elapsed=1.0 * step)  # 0.1 s per token: 5 s at step 5
         assert out == total, seconds
+
+
+def test_the_length_is_fitted_again_once_a_third_of_the_budget_has_passed():
+    # A slow start (4 s per step during calibration) cuts the run; at normal speed (2 s) it grows back.
+    b = TimeBudget(100.0, [10] * 50)
+    t = 0.0
+    fits = {}
+    for step in range(1, 40):
+        t += 4.0 if step <= CALIBRATION_STEPS else 2.0
+        out = b.observe(step, elapsed=t)
+        if out is not None:
+            fits[step] = out
+    replan_step = next(s for s in fits if s > CALIBRATION_STEPS)
+    assert fits[CALIBRATION_STEPS] == CALIBRATION_STEPS + 20  # 80 s left at 4 s per step
+    at = 20 + 2 * (replan_step - CALIBRATION_STEPS)
+    assert at >= REPLAN_SHARE * 100 > at - 2  # at the first step past a third of the budget
+    assert fits[replan_step] == replan_step + (100 - at) // 2 == 45 and len(fits) == 2  # at 2 s per step; once
+    # The other way: a machine that slows down after calibration is cut at the second fit.
+    b = TimeBudget(100.0, [10] * 50)
+    t, fits = 0.0, {}
+    for step in range(1, 40):
+        t += 1.0 if step <= CALIBRATION_STEPS else 3.0
+        out = b.observe(step, elapsed=t)
+        if out is not None:
+            fits[step] = out
+    ((step, total),) = fits.items()
+    assert total == step + int((100 - (5 + 3 * (step - 5))) // 3)
 
 
 class VirtualClock:
@@ -95,17 +122,37 @@ def test_slowdown_after_calibration_stops_at_the_budget(tiny_model_dir, train_js
     real_observe = TimeBudget.observe
 
     def observe(self, step, elapsed):
+        was = self.replanned
         out = real_observe(self, step, elapsed)
-        if step == self.calibration:
-            clock.cost *= 10  # the machine gets busy right after the run's length was fixed
+        if self.replanned and not was:
+            clock.cost *= 10  # the machine gets busy right after the run's length was fitted again
         return out
 
     monkeypatch.setattr(TimeBudget, "observe", observe)
     logs = []
     res = train(_cfg(tiny_model_dir, max_minutes=2), train_jsonl, tmp_path / "r", log=logs.append)
-    fitted = int(next(m for m in logs if "steps fit" in m).split("min: ")[1].split(" of")[0])
+    fitted = int([m for m in logs if "steps fit" in m][-1].split("min: ")[1].split(" of")[0])
     assert res.summary["stopped_by_time_budget"] and CALIBRATION_STEPS < res.summary["steps"] < fitted
     assert any("spent at step" in m for m in logs)
+
+
+def test_a_slow_start_does_not_cut_the_whole_run(tiny_model_dir, train_jsonl, tmp_path, monkeypatch):
+    clock = VirtualClock(monkeypatch, cost=0.02)  # busy while calibrating ...
+    real_observe = TimeBudget.observe
+
+    def observe(self, step, elapsed):
+        out = real_observe(self, step, elapsed)
+        if self.fixed:
+            clock.cost = 0.01  # ... then the other job ends
+        return out
+
+    monkeypatch.setattr(TimeBudget, "observe", observe)
+    logs = []
+    res = train(_cfg(tiny_model_dir, max_minutes=2), train_jsonl, tmp_path / "r", log=logs.append)
+    first, second = [int(m.split("min: ")[1].split(" of")[0]) for m in logs if "steps fit" in m]
+    assert first < second == res.summary["steps"] and not res.summary["stopped_by_time_budget"]
+    rows = [json.loads(x) for x in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines() if '"loss"' in x]
+    assert rows[-1]["lr"] == 0.0 and max(r["elapsed_s"] for r in rows) <= 120.0
 
 
 def test_max_minutes_must_not_be_negative():
