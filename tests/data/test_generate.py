@@ -163,67 +163,6 @@ def test_kinds_have_their_shape(splits):
         assert assistant[-1].content and not assistant[-1].tool_calls  # every chat ends in words
 
 
-def test_invalid_dates_are_asked_about_then_retried_with_the_users_fix(splits):
-    found = fixed = 0
-    for conv in _convs(splits["train"].rows + splits["eval"].rows):
-        msgs = conv.messages
-        bad = [i for i, m in enumerate(msgs) if m.role == "tool" and "is not a real calendar date" in m.content]
-        if not bad:
-            continue
-        found += 1
-        assert conv.meta["kind"] == "error_recovery"
-        (i,) = bad
-        call = msgs[i - 1].tool_calls[0]
-        assert json.loads(msgs[i].content)["error"].startswith(json.loads(call.function.arguments)["due_date"])
-        question = msgs[i + 1]
-        assert question.role == "assistant" and not question.tool_calls and question.content.endswith("?")
-        if len(msgs) > i + 2:  # the user names another day: the same call with that day succeeds
-            retry = msgs[i + 3].tool_calls[0]
-            before, after = json.loads(call.function.arguments), json.loads(retry.function.arguments)
-            assert retry.function.name == call.function.name
-            assert before.pop("due_date") != after.pop("due_date") and before == after
-            assert after_result_ok(msgs[i + 4].content)
-            fixed += 1
-    assert found >= 10 and 0 < fixed < found
-
-
-def after_result_ok(content):
-    data = json.loads(content)
-    return "error" not in data and date.fromisoformat(data["due_date"])
-
-
-def test_priority_before_the_noun(splits):
-    seen = 0
-    for conv in _convs(splits["train"].rows):
-        if not any(t.startswith("create.core_prio.") for t in conv.meta["templates"]):
-            continue
-        seen += 1
-        text = conv.messages[1].content.lower()
-        args = json.loads(conv.messages[2].tool_calls[0].function.arguments)
-        assert args["priority"] in ("low", "medium", "high")
-        assert not re.search(r"\ba ((not|no)\b|[aeiou])", text), text  # "an urgent", never "a not urgent"
-    assert seen >= 5
-
-
-def test_a_listed_task_named_by_what_the_user_did(splits):
-    from tooltune.data.words import past_tense
-
-    assert past_tense("call the dentist") == "called the dentist"
-    assert past_tense("pick up the kids at 4") == "picked up the kids at 4"
-    assert past_tense("Groceries") is None and past_tense("llamar a mamá") is None
-    seen = 0
-    for conv in _convs(splits["train"].rows + splits["eval"].rows):
-        if not any(t.startswith("follow.list_done_past.") for t in conv.meta["templates"]):
-            continue
-        seen += 1
-        listed = json.loads(conv.messages[3].content)["tasks"]
-        call = conv.messages[6].tool_calls[0]
-        target = next(t for t in listed if t["id"] == json.loads(call.function.arguments)["task_id"])
-        assert call.function.name == "complete_task"
-        assert past_tense(target["title"]) in conv.messages[5].content
-    assert seen >= 3
-
-
 def test_mix_parsing_and_allocation():
     mix = parse_mix("single=1,parallel=0")
     assert mix["single"] == 1 and mix["parallel"] == 0

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import calendar
 import random
 from datetime import date, timedelta
 
 from tooltune.core.dates import MONTHS, WEEKDAYS, resolve_date, system_today
 
-__all__ = ["MONTHS", "WEEKDAYS", "absolute_phrase", "date_phrase", "invalid_phrase", "random_today",
-           "relative_phrase", "resolve_date", "system_today"]
+__all__ = ["MONTHS", "WEEKDAYS", "absolute_phrase", "date_phrase", "random_today", "relative_phrase",
+           "resolve_date", "system_today"]
 
 _DIGIT_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
 
@@ -89,25 +88,6 @@ def date_phrase(rng: random.Random, today: date, context: str = "bare", relative
     if resolved is None:  # a bug in this module, never user input: fail loudly
         raise AssertionError(f"date phrase {phrase!r} does not resolve")
     return phrase, resolved.isoformat()
-
-
-def invalid_phrase(rng: random.Random, today: date) -> str:
-    """A due date that does not exist ("2026-02-30", "April 31"): the tools answer it with an
-    error ("... is not a real calendar date") the model has to recover from."""
-    year = today.year + rng.choice([0, 0, 1])
-    days = [(2, 30), (2, 31), (4, 31), (6, 31), (9, 31), (11, 31)]
-    if rng.random() < 0.7:
-        if not calendar.isleap(year):  # only with a year: "February 29" is real in the next leap year
-            days.append((2, 29))
-        month, day = rng.choice(days)
-        phrase = f"{year}-{month:02d}-{day:02d}"
-    else:
-        month, day = rng.choice(days)
-        name = MONTHS[month - 1].capitalize()
-        phrase = rng.choice([f"{name} {day}", f"{day} {name}", f"the {_ordinal(day)} of {name}"])
-    if resolve_date(phrase, today) is not None:  # a bug in this module: fail loudly
-        raise AssertionError(f"invalid date phrase {phrase!r} resolves")
-    return phrase
 
 
 def random_today(rng: random.Random) -> date:

@@ -1,7 +1,7 @@
 """Hand-written user phrasings for the Task API, one pool per intent or argument modifier.
 
 Slots: {title} (maybe quoted), {title_raw} (never quoted; reads as a verb phrase), {desc},
-{id}, {title_past} (the title as done: "called mom"), {due} (any date phrase), {due_by} (reads after "by"), {due_on} (reads after "on"),
+{id}, {due} (any date phrase), {due_by} (reads after "by"), {due_on} (reads after "on"),
 {prio} (the enum word), {prio_phrase} (e.g. "urgent", "low prio"), {extras}, {changes},
 {tasks}, {a}/{b}/{c} (clauses), {t1}/{t2}/{t3}, {id1}/{id2}/{id3}, {ref}, {ord}.
 A create/update core template without {extras}/{changes} gets them appended.
@@ -27,21 +27,11 @@ POOLS: dict[str, list[str]] = {
         "one more for the list: {title}", "{extras} - new task {title}", "{extras}: add {title}",
         "{extras}, create a task {title}", "ok so {title} {extras}, put that on the list",
     ],
-    # The priority said before the noun ("add a high-priority task ..."); {a_prio} carries its article.
-    "create.core_prio": [
-        "add {a_prio} task {title}", "create {a_prio} task: {title}", "new {prio_phrase} task: {title}",
-        "add {a_prio} todo to {title_raw}", "make {a_prio} task called {title}", "log {a_prio} task {title}",
-        "please add {a_prio} task to {title_raw}", "put {a_prio} item on my list: {title}",
-        "quick {prio_phrase} todo - {title}", "set up {a_prio} reminder to {title_raw}",
-        "I've got {a_prio} one for you: {title}", "can you create {a_prio} task for {title}?",
-    ],
     "create.due": [
         "due {due}", "by {due_by}", "for {due_on}", "deadline {due}", "it's due {due}", "due date {due}",
         "needs to be done by {due_by}", "{due}", "on {due_on}", "before {due_by}", "deadline is {due}",
         "set the due date to {due}", "due: {due}", "by {due_by} at the latest", "and it's due {due}",
         "I want it done by {due_by}",
-        # The date said bare after the title ("call the plumber tomorrow"), as people often do.
-        "{due} please", "{due} if possible", "ideally {due}", "{due} would be good", "{due}, no later",
     ],
     "create.prio": [
         "{prio_phrase}", "make it {prio_phrase}", "it's {prio_phrase}", "priority {prio}", "priority: {prio}",
@@ -189,10 +179,6 @@ POOLS: dict[str, list[str]] = {
                              "{ref} is done", "close {ref} please", "check off {ref}"],
     "follow.list_delete": ["delete {ref}", "remove {ref}", "get rid of {ref}", "{ref} can go, delete it",
                            "please drop {ref}"],
-    "follow.list_done_past": ["I {title_past}, mark it done", "just {title_past}, you can complete it",
-                              "{title_past} already - check it off", "already {title_past}, close it please",
-                              "I {title_past} this morning, mark that as done", "finally {title_past}! tick it off",
-                              "good news, I {title_past}", "{title_past} - that one's finished"],
     "ref.title": ["the {title_raw} one", "{title}", "the one about {title_raw}", "the task {title}"],
     "ref.ord": ["the {ord} one", "the {ord} task", "{ord} one", "the {ord}"],
     "follow.count": ["how many is that?", "so how many do I have?", "how many tasks is that in total?",
@@ -246,7 +232,4 @@ POOLS: dict[str, list[str]] = {
     "err.titled_delete": ["delete task {id}, the {title_raw} one", "remove {title} - I think it's #{id}",
                           "get rid of task {id} ({title})", "delete {title}, id {id}",
                           "trash number {id}, {title}", "drop {title} (task {id})"],
-    "err.date_fix": ["sorry, I meant {due}", "oops, make it {due}", "{due} then", "my bad, {due}",
-                     "ok, use {due} instead", "try {due}", "let's say {due}", "I meant {due}, sorry",
-                     "right, {due} please", "then put {due}", "hmm, {due} works"],
 }

@@ -5,9 +5,8 @@ from __future__ import annotations
 import itertools
 import json
 import random
-import re
 from datetime import date
-from typing import Any, Callable, Literal
+from typing import Any, Callable
 
 from tooltune.core.types import Conversation, Message, Tool, make_call
 
@@ -17,12 +16,6 @@ from .taskapi_results import TaskStore, describe, summarize
 from .templates import Bank, Template, pick_style, realize
 
 TASKAPI_TOOL_NAMES = frozenset({"create_task", "update_task", "complete_task", "list_tasks", "delete_task"})
-
-_NOT_BEFORE_NOUN = re.compile(r"\b(not|no|importance)\b")
-"""Priority phrases that do not read before a noun ("a not urgent task", "a medium importance task")."""
-
-DateKind = Literal["any", "relative", "invalid"]
-"""Due dates a request says: any phrase, relative ones only, or a day that does not exist."""
 
 _OPTIONAL = {
     "create_task": ["description", "due_date", "priority"],
@@ -112,32 +105,26 @@ class Ctx:
         title = title or words.title(self.rng, verb_phrase=verb)
         return {"title": _quoted(self.rng, title), "title_raw": title}, title
 
-    def date_values(self, t: Template, date_kind: DateKind = "any") -> tuple[dict[str, str], str | None]:
+    def date_values(self, t: Template, relative_only: bool = False) -> tuple[dict[str, str], str | None]:
         for slot, ctx in (("due_on", "on"), ("due_by", "by"), ("due", "due")):
             if slot in t.slots():
                 # The call carries the user's own words; the tool resolves them (core.dates).
-                if date_kind == "invalid":
-                    phrase = dates.invalid_phrase(self.rng, self.today)
-                else:
-                    phrase, _ = dates.date_phrase(self.rng, self.today, ctx, relative_only=date_kind == "relative")
+                phrase, _ = dates.date_phrase(self.rng, self.today, ctx, relative_only=relative_only)
                 return {slot: phrase}, phrase
         return {}, None
 
-    def prio_values(self, before_noun: bool = False) -> tuple[dict[str, str], str]:
-        """Slot values for a priority; ``before_noun``: only phrases that read as "a ... task"."""
+    def prio_values(self) -> tuple[dict[str, str], str]:
         prio = self.rng.choice(["low", "medium", "high"])
-        accept = (lambda t: not _NOT_BEFORE_NOUN.search(t.text)) if before_noun else None
-        phrase = self.tpl("prio." + prio, accept).text
-        article = "an" if phrase[0].lower() in "aeiou" else "a"
-        return {"prio": prio, "prio_phrase": phrase, "a_prio": f"{article} {phrase}"}, prio
+        phrase_t = self.tpl("prio." + prio)
+        return {"prio": prio, "prio_phrase": phrase_t.text}, prio
 
-    def modifier(self, pool: str, arg: str, date_kind: DateKind = "any") -> tuple[str, dict[str, Any]]:
+    def modifier(self, pool: str, arg: str, relative_only: bool = False) -> tuple[str, dict[str, Any]]:
         """Text for one optional argument and the argument it sets."""
         t = self.tpl(pool)
         values: dict[str, Any] = {}
         args: dict[str, Any] = {}
         if arg == "due_date":
-            v, due = self.date_values(t, date_kind)
+            v, due = self.date_values(t, relative_only)
             values |= v
             args["due_date"] = due
         elif arg == "priority":
@@ -237,22 +224,17 @@ class TaskApiGenerator:
         counter = self._combo_counters.setdefault(tool, itertools.count())
         return combos[next(counter) % len(combos)]
 
-    def create_request(self, ctx: Ctx, opts: list[str], date_kind: DateKind = "any",
+    def create_request(self, ctx: Ctx, opts: list[str], relative_only: bool = False,
                        core_pool: str = "create.core") -> tuple[str, dict[str, Any]]:
-        opts = list(opts)
-        prio_first = core_pool == "create.core" and "priority" in opts and ctx.rng.random() < 0.3
-        t = ctx.tpl("create.core_prio" if prio_first else core_pool)
+        t = ctx.tpl(core_pool)
         values, title = ctx.title_values(t)
         args: dict[str, Any] = {"title": title}
-        if prio_first:  # "add a high-priority task ...": the priority lives in the core phrase
-            v, args["priority"] = ctx.prio_values(before_noun=True)
-            values |= v
-            opts.remove("priority")
         parts = []
+        opts = list(opts)
         ctx.rng.shuffle(opts)
         for opt in opts:
             pool = {"due_date": "create.due", "priority": "create.prio", "description": "create.desc"}[opt]
-            text, a = ctx.modifier(pool, opt, date_kind)
+            text, a = ctx.modifier(pool, opt, relative_only and opt == "due_date")
             parts.append(text)
             args |= a
         extras = ctx.join(parts)
@@ -264,13 +246,13 @@ class TaskApiGenerator:
             text = text.rstrip("?.!") + ctx.rng.choice([" ", ", ", " - "]) + extras
         return text, args
 
-    def update_request(self, ctx: Ctx, opts: list[str], task_id: int, date_kind: DateKind = "any",
+    def update_request(self, ctx: Ctx, opts: list[str], task_id: int, relative_only: bool = False,
                        core_pool: str = "update.core") -> tuple[str, dict[str, Any]]:
-        changes, args = self.changes(ctx, opts, date_kind)
+        changes, args = self.changes(ctx, opts, relative_only)
         t = ctx.tpl(core_pool)
         return ctx.text(t, {"id": task_id, "changes": changes}), {"task_id": task_id} | args
 
-    def changes(self, ctx: Ctx, opts: list[str], date_kind: DateKind = "any") -> tuple[str, dict[str, Any]]:
+    def changes(self, ctx: Ctx, opts: list[str], relative_only: bool = False) -> tuple[str, dict[str, Any]]:
         """"move it to Friday and make it urgent" and the update arguments it asks for."""
         args: dict[str, Any] = {}
         parts = []
@@ -279,7 +261,7 @@ class TaskApiGenerator:
         for opt in opts:
             pool = {"title": "update.title", "description": "update.desc", "due_date": "update.due",
                     "priority": "update.prio"}[opt]
-            text, a = ctx.modifier(pool, opt, date_kind)
+            text, a = ctx.modifier(pool, opt, relative_only and opt == "due_date")
             parts.append(text)
             args |= a
         return ctx.join(parts), args
@@ -331,11 +313,11 @@ class TaskApiGenerator:
     def _relative_date(self, ctx: Ctx) -> None:
         if ctx.rng.random() < 0.6:
             opts = ["due_date"] + [o for o in ("priority", "description") if ctx.rng.random() < 0.25]
-            text, args = self.create_request(ctx, opts, date_kind="relative")
+            text, args = self.create_request(ctx, opts, relative_only=True)
             tool = "create_task"
         else:
             opts = ["due_date"] + (["priority"] if ctx.rng.random() < 0.2 else [])
-            text, args = self.update_request(ctx, opts, ctx.existing_id(), date_kind="relative")
+            text, args = self.update_request(ctx, opts, ctx.existing_id(), relative_only=True)
             tool = "update_task"
         ctx.user(text)
         ctx.exchange([(tool, args)])
@@ -456,19 +438,14 @@ class TaskApiGenerator:
             listed = json.loads(results[0])["tasks"]
             pos = ctx.rng.randrange(len(listed))
             target = listed[pos]
-            follow = ctx.rng.choice(["list_complete", "list_delete"])
-            done = words.past_tense(target["title"])
-            if follow == "list_complete" and done and ctx.rng.random() < 0.3:
-                # "I called the dentist, mark it done": the task is named by what the user did.
-                ctx.user(ctx.text(ctx.tpl("follow.list_done_past"), {"title_past": done}))
+            if ctx.rng.random() < 0.35 and pos in (0, 1, len(listed) - 1):
+                ord_word = "last" if pos == len(listed) - 1 else ("first" if pos == 0 else "second")
+                ref = ctx.literal(ctx.tpl("ref.ord"), {"ord": ord_word})
             else:
-                if ctx.rng.random() < 0.35 and pos in (0, 1, len(listed) - 1):
-                    ord_word = "last" if pos == len(listed) - 1 else ("first" if pos == 0 else "second")
-                    ref = ctx.literal(ctx.tpl("ref.ord"), {"ord": ord_word})
-                else:
-                    rt = ctx.tpl("ref.title")
-                    ref = ctx.literal(rt, {"title": _quoted(ctx.rng, target["title"]), "title_raw": target["title"]})
-                ctx.user(ctx.text(ctx.tpl("follow." + follow), {"ref": ref}))
+                rt = ctx.tpl("ref.title")
+                ref = ctx.literal(rt, {"title": _quoted(ctx.rng, target["title"]), "title_raw": target["title"]})
+            follow = ctx.rng.choice(["list_complete", "list_delete"])
+            ctx.user(ctx.text(ctx.tpl("follow." + follow), {"ref": ref}))
             tool = "complete_task" if follow == "list_complete" else "delete_task"
             ctx.exchange([(tool, {"task_id": target["id"]})])
         else:  # one exchange, then thanks
@@ -547,7 +524,7 @@ class TaskApiGenerator:
 
     def _error_recovery(self, ctx: Ctx) -> None:
         r = ctx.rng.random()
-        if r < 0.38:  # unknown id -> answer in words
+        if r < 0.45:  # unknown id -> answer in words
             tool = ctx.rng.choice(["complete_task", "delete_task", "update_task"])
             task_id = ctx.missing_id()
             if tool == "update_task":
@@ -558,7 +535,7 @@ class TaskApiGenerator:
                 text, args = ctx.text(ctx.tpl(pool), {"id": task_id}), {"task_id": task_id}
             ctx.user(text)
             ctx.exchange([(tool, args)])
-        elif r < 0.72:  # wrong id but a title: look it up, then the corrected call
+        elif r < 0.85:  # wrong id but a title: look it up, then the corrected call
             tool = ctx.rng.choice(["complete_task", "delete_task"])
             title = words.title(ctx.rng, verb_phrase=True)
             real_id = ctx.missing_id()
@@ -573,25 +550,7 @@ class TaskApiGenerator:
             result = ctx.calls([(tool, {"task_id": real_id})])[0]
             done = describe(tool, {"task_id": real_id}, result, ctx.rng)
             ctx.say(f"There is no task {wrong_id}, but \"{title}\" is task {real_id}. {done}")
-        elif r < 0.88:  # a day that does not exist -> ask which day -> the call again with the user's fix
-            self._invalid_date(ctx)
         else:  # completing a task that is already done
             task_id = ctx.existing_id("done")
             ctx.user(ctx.text(ctx.tpl("complete.core"), {"id": task_id}))
             ctx.exchange([("complete_task", {"task_id": task_id})])
-
-    def _invalid_date(self, ctx: Ctx) -> None:
-        if ctx.rng.random() < 0.7:
-            tool = "create_task"
-            opts = ["due_date"] + [o for o in ("priority", "description") if ctx.rng.random() < 0.25]
-            text, args = self.create_request(ctx, opts, date_kind="invalid")
-        else:
-            tool = "update_task"
-            text, args = self.update_request(ctx, ["due_date"], ctx.existing_id(), date_kind="invalid")
-        ctx.user(text)
-        ctx.exchange([(tool, args)])  # the tool's error, then the question which day was meant
-        if ctx.rng.random() < 0.65:
-            t = ctx.tpl("err.date_fix")
-            values, due = ctx.date_values(t)
-            ctx.user(ctx.text(t, values))
-            ctx.exchange([(tool, args | {"due_date": due})])

@@ -165,10 +165,6 @@ def list_answer(args: dict[str, Any], tasks: list[dict[str, Any]]) -> str:
     return f"You have {len(tasks)} {prio}{label}{noun}: " + "; ".join(items) + "."
 
 
-_NO_SUCH_DAY = " is not a real calendar date"
-"""How ``core.dates.due_date_iso`` (and so the tools) report a day that does not exist."""
-
-
 def error_answer(error: str, rng: random.Random) -> str:
     if error.endswith("not found"):
         task_id = error.split()[1]
@@ -180,13 +176,6 @@ def error_answer(error: str, rng: random.Random) -> str:
     if error.endswith("already done"):
         task_id = error.split()[1]
         return f"Task {task_id} is already marked as done."
-    if error.endswith(_NO_SUCH_DAY):
-        day = error[: -len(_NO_SUCH_DAY)]
-        return rng.choice([
-            f"{day[:1].upper() + day[1:]} is not a real date. Which day did you mean?",
-            f"There is no {day} on the calendar. What date should I use instead?",
-            f"I can't use {day}: that day doesn't exist. Which date should it be?",
-        ])
     return f"That didn't work: {error}."
 
 

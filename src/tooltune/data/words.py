@@ -136,28 +136,3 @@ def description(rng: random.Random) -> str:
 
 def task_id(rng: random.Random) -> int:
     return rng.choice([rng.randint(1, 20), rng.randint(1, 99), rng.randint(100, 999)])
-
-
-_PAST = {
-    "buy": "bought", "pick": "picked", "get": "got", "call": "called", "text": "texted", "email": "emailed",
-    "ask": "asked", "pay": "paid", "book": "booked", "finish": "finished", "review": "reviewed", "send": "sent",
-    "draft": "drafted", "fix": "fixed", "clean": "cleaned", "check": "checked", "go": "went", "drop": "dropped",
-    "water": "watered", "work": "worked", "return": "returned", "renew": "renewed", "file": "filed",
-    "schedule": "scheduled", "cancel": "cancelled", "back": "backed", "update": "updated", "plan": "planned",
-    "order": "ordered", "take": "took", "walk": "walked", "change": "changed", "submit": "submitted",
-    "prepare": "prepared", "read": "read", "defrost": "defrosted", "sort": "sorted", "write": "wrote",
-    "set": "set", "clear": "cleared", "reply": "replied", "register": "registered", "charge": "charged",
-    "print": "printed", "pack": "packed", "vacuum": "vacuumed", "sign": "signed", "mow": "mowed", "feed": "fed",
-    "practice": "practiced", "study": "studied", "fill": "filled", "repot": "repotted", "make": "made",
-    "organize": "organized", "deploy": "deployed", "hang": "hung", "bake": "baked",
-}
-
-
-def past_tense(title: str) -> str | None:
-    """"call the dentist" -> "called the dentist" (how a user says it is done); None when the
-    title does not start with a verb this table knows."""
-    verb, _, rest = title.partition(" ")
-    past = _PAST.get(verb)
-    if past is None or not rest:
-        return None
-    return f"{past} {rest}"
