@@ -50,6 +50,23 @@ def test_the_length_is_fitted_again_once_a_third_of_the_budget_has_passed():
     at = 20 + 2 * (replan_step - CALIBRATION_STEPS)
     assert at >= REPLAN_SHARE * 100 > at - 2  # at the first step past a third of the budget
     assert fits[replan_step] == replan_step + (100 - at) // 2 == 45 and len(fits) == 2  # at 2 s per step; once
+    # Faster still after the slow start: the second fit gives the whole plan back.
+    b = TimeBudget(100.0, [10] * 50)
+    t, fits = 0.0, {}
+    for step in range(1, 50):
+        t += 4.0 if step <= CALIBRATION_STEPS else 1.0
+        if (out := b.observe(step, elapsed=t)) is not None:
+            fits[step] = out
+    assert list(fits.values()) == [CALIBRATION_STEPS + 20, 50]
+    # A first fit that keeps 85% of the plan or more changes nothing: the second fit decides.
+    b = TimeBudget(100.0, [10] * 50)
+    t, fits = 0.0, {}
+    for step in range(1, 50):
+        t += 2.2
+        if (out := b.observe(step, elapsed=t)) is not None:
+            fits[step] = out
+    ((step, total),) = fits.items()  # 45 of 50 fit at the first fit: left alone
+    assert step > CALIBRATION_STEPS and total == 45
     # The other way: a machine that slows down after calibration is cut at the second fit.
     b = TimeBudget(100.0, [10] * 50)
     t, fits = 0.0, {}
