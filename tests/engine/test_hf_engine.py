@@ -257,3 +257,24 @@ def test_calls_near_max_tokens_are_closed_not_cut(engine):
         parsed = parse_output(text)
         assert final.finish_reason == "stop" and not parsed.malformed, text
         assert call_errors(parsed.tool_calls[0], tools) == []
+
+
+def test_drafts_from_recent_outputs_save_passes_without_changing_the_output(tiny_tokenizer):
+    """The second time a call's structure comes up, the engine drafts it from its own recent
+    outputs (none of it is in the prompt): the same text, in fewer forward passes."""
+    target = '<tool_call>{"name":"list_tasks","arguments":{"status":"done","priority":"low"}}</tool_call>'
+    requests = [req(load_tools("taskapi"), messages=[Message(role="user", content=text)], max_tokens=80)
+                for text in ("what is finished?", "and what did I finish before?", "show finished ones")]
+    passes = {}
+    for history in (False, True):
+        model = OracleModel(tiny_tokenizer, target)
+        eng = TransformersEngine(model, tiny_tokenizer, name="oracle")
+        if not history:
+            eng.history = None
+        texts = []
+        for r in requests:
+            before = len(model.calls)
+            texts.append(run(eng, r)[0])
+        assert texts == [target] * len(requests)
+        passes[history] = len(model.calls) - before  # the last request's passes
+    assert passes[True] < passes[False], passes

@@ -53,8 +53,9 @@ def load_engine(
 
     ``constrained``: apply grammar constraints (requests can still opt out);
     ``quantize``: None, "int8" or "bf16"; ``threads``: torch intra-op threads (process-wide);
-    ``name``: the name the engine reports (default: the spec as given); ``speculate``: prompt-lookup
-    draft length for greedy requests (0 turns it off; outputs are the same either way).
+    ``name``: the name the engine reports (default: the spec as given); ``speculate``: draft length
+    for greedy requests, from the prompt and from recent outputs (0 turns drafting off; outputs
+    are the same either way).
     ``backend="llama.cpp"``: the model exported to GGUF once (cached) and run by llama.cpp with
     ``slots`` concurrent sequences and ``gguf_quant`` weights (f16 or q8_0); ``quantize``,
     ``speculate`` and the cache options are the transformers engine's and do not apply.

@@ -22,6 +22,7 @@ from tooltune.core.format.tokens import IM_END, IM_START, TOOL_CALL_CLOSE, TOOL_
 from .base import EngineDelta, EngineError, EngineFinal, GenerationRequest
 from .constraint import ConstraintCompiler
 from .openmp import release_thread_team
+from .output_history import OutputHistory
 from .prefix_cache import PrefixCache
 from .prompt import generate_text, prompt_ids
 from .sampling import make_generator, sample
@@ -33,7 +34,9 @@ SPECULATE_TOKENS = 8
 """Prompt-lookup speculation: after each chosen token, up to this many tokens that followed the
 same token in the prompt are fed in the same forward pass and kept as far as greedy decoding
 agrees. Tool-call arguments are mostly copied from the user's message (titles, due-date words),
-so one pass often yields several tokens; outputs are identical to plain greedy decoding."""
+so one pass often yields several tokens. Where the prompt has nothing to copy, the engine's recent
+outputs propose the call's structure (``OutputHistory``). Outputs are identical to plain greedy
+decoding."""
 
 PASS_TOKENS = 64
 """Tokens one forward pass may take across the rows it advances: each row's forced run and draft
@@ -157,8 +160,11 @@ class TransformersEngine:
     ) -> None:
         import torch
 
+        from .attention import use_grouped_attention
+
         self.name = name
         self.model = model
+        use_grouped_attention(model)
         self.tokenizer = tokenizer
         self.fmt = fmt or PromptFormat()
         self.constrained = constrained
@@ -180,6 +186,8 @@ class TransformersEngine:
         with the prefill (see ``_opening_draft``)."""
         self.stop_ids = frozenset(stops)
         self.prefix_cache = PrefixCache(prefix_cache_entries)
+        self.history = OutputHistory() if speculate else None
+        """Recent completions, a second source of drafts after the prompt."""
         self.stats = EngineStats()
         self._closer_mask = None
         self._constraints: ConstraintCompiler | None = None
@@ -542,26 +550,32 @@ class TransformersEngine:
 
     def _draft(self, seq: _Seq, limit: int) -> list[int]:
         """Tokens that followed the latest occurrence of the last chosen token in the prompt,
-        cut where the grammar would refuse one, at an end of turn, or near the budget's end.
-        The matcher accepts them now; ``_verify`` rolls back what the model does not confirm."""
+        then what followed the current output's tail in recent outputs (``OutputHistory``); cut
+        where the grammar would refuse one, at an end of turn, or near the budget's end. The
+        matcher accepts them now; ``_verify`` rolls back what the model does not confirm."""
         room = min(limit, seq.budget - len(seq.ids) - CLOSE_RESERVE - 1)
         if room <= 0 or not seq.ids:
             return []
         prompt, last = seq.job.prompt_ids, seq.ids[-1]
-        start = -1
+        out: list[int] = []
         for i in range(len(prompt) - 2, -1, -1):  # the latest occurrence: most like the current turn
             if prompt[i] == last:
-                start = i + 1
+                out = self._acceptable(seq, prompt[i + 1:i + 1 + min(self.speculate, room)])
                 break
-        if start < 0:
-            return []
+        if len(out) < room and self.history is not None:
+            out += self._acceptable(seq, self.history.propose(seq.ids + out, min(self.speculate, room) - len(out)))
+        self.stats.draft_tokens += len(out)
+        return out
+
+    def _acceptable(self, seq: _Seq, tokens: list[int]) -> list[int]:
+        """The longest prefix of ``tokens`` without an end of turn that the grammar accepts (the
+        matcher takes it)."""
         out: list[int] = []
         matcher = seq.matcher
-        for t in prompt[start:start + min(self.speculate, room)]:
+        for t in tokens:
             if t in self.stop_ids or (matcher is not None and (matcher.is_terminated() or not matcher.accept_token(t))):
                 break
             out.append(t)
-        self.stats.draft_tokens += len(out)
         return out
 
     def _verify(self, seq: _Seq, logits: Any) -> Any:
@@ -687,6 +701,8 @@ class TransformersEngine:
         now = time.perf_counter()
         job = seq.job
         full = job.prompt_ids + seq.ids
+        if self.history is not None:
+            self.history.add(seq.ids)
         self._remember(full[: self._batch.length(seq)], self._batch.extract(seq))
         self._batch.remove(seq)
         job.emit(EngineFinal(

@@ -65,7 +65,7 @@ def serve(
     quantize: str = typer.Option("none", help="transformers weights: int8 (int8 weight-only Linear layers), bf16 or none."),
     timeout: float = typer.Option(120.0, help="Seconds a request may take, queueing included."),
     max_concurrent: Optional[int] = typer.Option(None, help="Requests per model generating at once (default 4)."),
-    speculate: int = typer.Option(8, min=0, help="Prompt-lookup draft tokens per step for greedy requests (0: off; same outputs)."),
+    speculate: int = typer.Option(8, min=0, help="Draft tokens per step for greedy requests, copied from the prompt or from recent outputs (0: off; same outputs)."),
 ) -> None:
     """Serve models behind an OpenAI-compatible API (POST /v1/chat/completions, GET /v1/models)."""
     if quantize not in ("int8", "bf16", "none"):
