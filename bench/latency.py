@@ -5,7 +5,9 @@
    and all tool-call turns), client-side time to first token, prefill and decode tokens/s.
 2. Times plain ``transformers.generate`` (float32, greedy) on the same prompts in this process,
    while the server idles, and prints the ratio.
-3. Replays the turns with 8 concurrent clients: requests/s against one client, as a ratio.
+3. Replays as many other turns with 8 concurrent clients: requests/s against one client, as a
+   ratio. Warm-up, one-client and concurrent turns are disjoint: the server drafts from its recent
+   outputs, so a turn it has already answered would come back faster than a new one.
 4. Prints the server's resident memory (current and peak).
 
 Data: ``tooltune data generate --tools taskapi --n 300 --seed 1 --out /tmp/lat``.
@@ -184,7 +186,11 @@ def main(argv: list[str] | None = None) -> int:
 
     import httpx
 
-    turns = load_turns(args.data, args.turns or None)
+    # Disjoint turns for the warm-up, the one-client phase and the concurrent phase: the server
+    # learns drafts from its recent outputs, so a replayed turn would be decoded faster than a new one.
+    available = load_turns(args.data, None)
+    n = args.turns or max(1, (len(available) - 2) // 2)
+    warm, turns, fresh = available[:2], available[2:2 + n], available[2 + n:2 + 2 * n]
     if not turns:
         print(f"error: no tool-call turns in {args.data}", file=sys.stderr)
         return 2
@@ -200,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with httpx.Client(timeout=600) as client:
             wait_ready(client, url, proc)
-            for turn in turns[:2]:  # warm up: grammar compile, prefix cache, allocator
+            for turn in warm:  # warm up: grammar compile, prefix cache, allocator
                 stream_turn(client, url, payload(turn, name, args.max_tokens, args.tool_choice, True))
 
             # 1. one client, streaming
@@ -234,9 +240,12 @@ def main(argv: list[str] | None = None) -> int:
             results["all_tool_call_turns"] = summary(one)
             one_rps = len(one) / sum(r["total"] for r in one)
 
-            # 3. concurrent clients, non-streaming (same turns)
+            # 3. concurrent clients on as many turns the server has not seen (or the same ones again,
+            #    said in the output, when the data has too few)
+            replayed = len(fresh) < len(turns)
+            conc_turns = turns if replayed else fresh
             lock = threading.Lock()
-            queue = list(range(len(turns)))
+            queue = list(range(len(conc_turns)))
             errors: list[str] = []
 
             def worker() -> None:
@@ -247,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
                                 return
                             i = queue.pop(0)
                         try:
-                            stream_turn(c, url, payload(turns[i], name, args.max_tokens, args.tool_choice, True))
+                            stream_turn(c, url, payload(conc_turns[i], name, args.max_tokens, args.tool_choice, True))
                         except Exception as e:  # record, keep going
                             errors.append(str(e))
 
@@ -258,8 +267,8 @@ def main(argv: list[str] | None = None) -> int:
             for t in threads:
                 t.join()
             wall = time.perf_counter() - t0
-            conc_rps = len(turns) / wall
-            results["concurrency"] = {"clients": args.concurrency, "rps": round(conc_rps, 2),
+            conc_rps = len(conc_turns) / wall
+            results["concurrency"] = {"clients": args.concurrency, "rps": round(conc_rps, 2), "replayed_turns": replayed,
                                       "one_client_rps": round(one_rps, 2), "ratio": round(conc_rps / one_rps, 2),
                                       "errors": len(errors)}
             if proc is not None:
@@ -302,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
               f"on the same prompts -> {b['speedup_p50']}x faster (mean {b['speedup_mean']}x)")
     c = results["concurrency"]
     print(f"{c['clients']} concurrent clients: {c['rps']} req/s vs one client {c['one_client_rps']} req/s -> "
-          f"{c['ratio']}x ({c['errors']} errors)")
+          f"{c['ratio']}x ({c['errors']} errors{', turns replayed: too few in the data' if c['replayed_turns'] else ''})")
     if "server_rss_mb" in results:
         print(f"server RSS: {results['server_rss_mb']['current']} MB (peak {results['server_rss_mb']['peak']} MB)")
     print(json.dumps(results, indent=1))
