@@ -10,10 +10,11 @@
    outputs, so a turn it has already answered would come back faster than a new one.
 4. Prints the server's resident memory (current and peak).
 
-Data: ``tooltune data generate --tools taskapi --n 300 --seed 1 --out /tmp/lat``.
+Data: a run's held-out split (``runs/demo/data/eval.jsonl``: 323 tool-call turns), or the eval
+split of ``tooltune data generate --tools taskapi --n 1000 --seed 1 --out /tmp/lat``.
 
-    python bench/latency.py --model runs/default --data /tmp/lat/eval.jsonl
-    python bench/latency.py --model runs/default --backend llama.cpp --server-arg=--gguf-quant --server-arg=q8_0
+    python bench/latency.py --model runs/demo --data runs/demo/data/eval.jsonl --turns 40
+    python bench/latency.py --model runs/demo --data runs/demo/data/eval.jsonl --turns 40 --quantize int8
 """
 
 from __future__ import annotations
