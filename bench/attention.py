@@ -12,25 +12,19 @@ ratio. Width 1 takes neither copy (both should match).
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 
+from _width_args import parse_widths, width_parser
+
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default="smollm2-135m")
+    ap = width_parser(__doc__, "1,2,4,8,16,32")
     ap.add_argument("--context", type=int, default=400, help="cached tokens before the pass")
-    ap.add_argument("--widths", default="1,2,4,8,16,32", help="tokens per pass, comma-separated")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--repeats", type=int, default=10)
     args = ap.parse_args(argv)
-    try:
-        widths = [int(w) for w in args.widths.split(",")]
-    except ValueError:
-        ap.error(f"--widths: expected integers like 1,4,8, got {args.widths!r}")
-    if args.context < 1 or min(widths) < 1:
-        ap.error("--context and --widths must be positive")
+    widths = parse_widths(ap, args.widths)
+    if args.context < 1:
+        ap.error("--context must be positive")
 
     import torch
     from transformers import DynamicCache

@@ -12,21 +12,15 @@ kernel, the int8 layer as served (the switch included), and the ratios.
 
 from __future__ import annotations
 
-import argparse
 import time
+
+from _width_args import parse_widths, width_parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default="smollm2-135m")
-    ap.add_argument("--widths", default="1,2,4,8,12,16,32", help="input rows per pass, comma-separated")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--repeats", type=int, default=10)
+    ap = width_parser(__doc__, "1,2,4,8,12,16,32")
     args = ap.parse_args(argv)
-    try:
-        widths = [int(w) for w in args.widths.split(",")]
-    except ValueError:
-        ap.error(f"--widths: expected integers like 1,4,8, got {args.widths!r}")
+    widths = parse_widths(ap, args.widths)
 
     import torch
     from torch import nn
