@@ -11,6 +11,7 @@ import pytest
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # ~16 min here, past the suite's 600 s per test
 def test_thousand_sampled_calls_from_the_base_model_are_valid(capsys):
     path = Path(__file__).resolve().parents[2] / "bench" / "validity.py"
     spec = importlib.util.spec_from_file_location("validity_bench", path)
