@@ -46,9 +46,12 @@ class TimeBudget:
         self.calibration = max(CALIBRATION_STEPS, int(CALIBRATION_SHARE * (len(step_tokens) - start)))
         self._first_done: float | None = None  # loop time when the first step here had finished
         self._fitted_at: tuple[int, float] | None = None  # (step, loop time) of the first fit
-        self.fixed = False
-        """The first fit is done (calibration is over)."""
         self.replanned = False
+
+    @property
+    def fixed(self) -> bool:
+        """The first fit is done (calibration is over)."""
+        return self._fitted_at is not None
 
     def observe(self, step: int, elapsed: float) -> int | None:
         """Call after each step (``step`` steps done, ``elapsed`` loop seconds). Returns the run's
@@ -61,11 +64,10 @@ class TimeBudget:
             calibrated = done >= CALIBRATION_STEPS and (done >= self.calibration or elapsed >= CALIBRATION_SHARE * self.seconds)
             if not calibrated or self._first_done is None or step >= len(self.step_tokens):
                 return None
-            self.fixed = True
             self._fitted_at = (step, elapsed)
             # The first step (warm-up) is left out of the timing.
             return self._fit(step, elapsed, self.start + 1, self._first_done, slack=FIRST_FIT_SLACK)
-        if self.replanned or self._fitted_at is None or step >= self.total:
+        if self.replanned or step >= self.total:
             return None
         since_step, since = self._fitted_at
         if elapsed < REPLAN_SHARE * self.seconds or step - since_step < CALIBRATION_STEPS:
