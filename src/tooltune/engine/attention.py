@@ -12,15 +12,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
+from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
 NAME = "tooltune_sdpa_gqa"
 """The attention implementation registered with transformers."""
 
 
 def _forward(module: Any, query: Any, key: Any, value: Any, attention_mask: Any, dropout: float = 0.0,
              scaling: float | None = None, is_causal: bool | None = None, **kwargs: Any) -> tuple[Any, None]:
-    import torch
-    from transformers.integrations.sdpa_attention import sdpa_attention_forward
-
     grouped = key.shape[1] != query.shape[1]
     if attention_mask is None or not grouped or query.shape[2] == 1 or module.training:
         # transformers already avoids the copy here (no mask, or a single query token)

@@ -553,17 +553,17 @@ class TransformersEngine:
         then what followed the current output's tail in recent outputs (``OutputHistory``); cut
         where the grammar would refuse one, at an end of turn, or near the budget's end. The
         matcher accepts them now; ``_verify`` rolls back what the model does not confirm."""
-        room = min(limit, seq.budget - len(seq.ids) - CLOSE_RESERVE - 1)
+        room = min(limit, self.speculate, seq.budget - len(seq.ids) - CLOSE_RESERVE - 1)
         if room <= 0 or not seq.ids:
             return []
         prompt, last = seq.job.prompt_ids, seq.ids[-1]
         out: list[int] = []
         for i in range(len(prompt) - 2, -1, -1):  # the latest occurrence: most like the current turn
             if prompt[i] == last:
-                out = self._acceptable(seq, prompt[i + 1:i + 1 + min(self.speculate, room)])
+                out = self._acceptable(seq, prompt[i + 1:i + 1 + room])
                 break
         if len(out) < room and self.history is not None:
-            out += self._acceptable(seq, self.history.propose(seq.ids + out, min(self.speculate, room) - len(out)))
+            out += self._acceptable(seq, self.history.propose(seq.ids + out, room - len(out)))
         self.stats.draft_tokens += len(out)
         return out
 
