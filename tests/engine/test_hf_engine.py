@@ -278,3 +278,24 @@ def test_drafts_from_recent_outputs_save_passes_without_changing_the_output(tiny
         assert texts == [target] * len(requests)
         passes[history] = len(model.calls) - before  # the last request's passes
     assert passes[True] < passes[False], passes
+
+
+def test_a_copied_value_is_drafted_with_the_calls_usual_end(tiny_tokenizer):
+    """After a title copied from the user's message (its first word matched across the quote/space
+    difference), the engine drafts what followed titles in its recent calls (``"}}</tool_call>``),
+    so the pass that checks the copy also checks the call's end: same text, fewer passes."""
+    turns = [("add buy milk", "buy milk"), ("todo: call mom", "call mom"), ("new task the end", "the end"),
+             ("please add call dad", "call dad")]
+    passes = {}
+    for value_ends in (False, True):
+        model = OracleModel(tiny_tokenizer, "")
+        eng = TransformersEngine(model, tiny_tokenizer, name="oracle")
+        if not value_ends:
+            eng.value_ends = None
+        for text, title in turns:
+            model.target = '<tool_call>{"name":"create_task","arguments":{"title":"%s"}}</tool_call>' % title
+            before = len(model.calls)
+            assert run(eng, req(load_tools("taskapi"), messages=[Message(role="user", content=text)],
+                                max_tokens=80))[0] == model.target
+        passes[value_ends] = len(model.calls) - before  # the last request's passes
+    assert passes[True] < passes[False], passes

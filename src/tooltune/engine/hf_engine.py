@@ -26,6 +26,7 @@ from .output_history import OutputHistory
 from .prefix_cache import PrefixCache
 from .prompt import generate_text, prompt_ids
 from .sampling import make_generator, sample
+from .value_ends import ValueEnds
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,12 @@ def _pass_width(widths: list[int]) -> int:
     rows = len(widths)
     return max(sorted(set(widths)),
                key=lambda w: sum(min(x, w) for x in widths) / (PASS_OVERHEAD_TOKENS + rows * w))
+
+
+IDLE_GRACE_S = 0.25
+"""How long the worker waits for another request before it tidies up for a pause (trims the heap,
+releases its OpenMP workers: ~7 ms here). Done after every request, that work delayed the next
+request of a client that sends it right away (an agent after its tool ran, a benchmark)."""
 
 
 CLOSE_RESERVE = 24
@@ -171,6 +178,8 @@ class TransformersEngine:
         self.jump_forward = jump_forward
         self.speculate = speculate
         self._token_prefixes: set[str] | None = None
+        self._spaced_twins: dict[int, int] = {}
+        self._piece_text: dict[int, str] = {}
         if jump_forward:
             self._extendable(0)  # build the prefix set now, not during the first request
         config = model.config
@@ -188,6 +197,8 @@ class TransformersEngine:
         self.prefix_cache = PrefixCache(prefix_cache_entries)
         self.history = OutputHistory() if speculate else None
         """Recent completions, a second source of drafts after the prompt."""
+        self.value_ends = ValueEnds() if speculate else None
+        """What followed each tool argument's value in recent calls: drafted after a copied value."""
         self.stats = EngineStats()
         self._closer_mask = None
         self._constraints: ConstraintCompiler | None = None
@@ -258,10 +269,12 @@ class TransformersEngine:
             while True:
                 pending = []
                 if not active:
-                    if self._jobs.empty():
+                    try:  # an agent's next turn usually comes within moments: wait for it first
+                        pending.append(self._jobs.get(timeout=IDLE_GRACE_S))
+                    except queue.Empty:
                         _trim_heap()  # idle: give freed KV buffers back to the OS
                         release_thread_team()  # and the OpenMP workers, which would slow other engines
-                    pending.append(self._jobs.get())
+                        pending.append(self._jobs.get())
                 while True:
                     try:
                         pending.append(self._jobs.get_nowait())
@@ -557,15 +570,48 @@ class TransformersEngine:
         if room <= 0 or not seq.ids:
             return []
         prompt, last = seq.job.prompt_ids, seq.ids[-1]
+        # A value's first word follows a quote in the call but a space in the user's message
+        # ('"Ask' against ' Ask'): two different tokens. Either one marks the place to copy from.
+        same = (last, self._spaced(last))
         out: list[int] = []
         for i in range(len(prompt) - 2, -1, -1):  # the latest occurrence: most like the current turn
-            if prompt[i] == last:
-                out = self._acceptable(seq, prompt[i + 1:i + 1 + room])
+            if prompt[i] in same:
+                copy = prompt[i + 1:i + 1 + room]
+                out = self._acceptable(seq, copy)
+                if copy and self.value_ends is not None:
+                    # Where the copied value ends, the call's usual next tokens ride on the same pass.
+                    drop, run = self.value_ends.after_copy(self._pieces(seq.ids + out), len(out), len(out) < len(copy))
+                    if drop and seq.matcher is not None:
+                        seq.matcher.rollback(drop)
+                    out = out[:len(out) - drop]
+                    out += self._acceptable(seq, run[:room - len(out)])
                 break
         if len(out) < room and self.history is not None:
             out += self._acceptable(seq, self.history.propose(seq.ids + out, room - len(out)))
         self.stats.draft_tokens += len(out)
         return out
+
+    def _pieces(self, tokens: list[int]) -> list[str]:
+        """Each token's own text (cached per token id)."""
+        cache = self._piece_text
+        out = []
+        for t in tokens:
+            piece = cache.get(t)
+            if piece is None:
+                piece = cache[t] = self.tokenizer.decode([t], skip_special_tokens=False)
+            out.append(piece)
+        return out
+
+    def _spaced(self, token: int) -> int:
+        """The single token that spells ``token``'s text after a space, or ``token`` itself when
+        there is none (or it already starts with a space)."""
+        twin = self._spaced_twins.get(token)
+        if twin is None:
+            text = self.tokenizer.decode([token], skip_special_tokens=False)
+            ids = self.tokenizer.encode(" " + text, add_special_tokens=False) if text[:1].isalnum() else []
+            twin = ids[0] if len(ids) == 1 else token
+            self._spaced_twins[token] = twin
+        return twin
 
     def _acceptable(self, seq: _Seq, tokens: list[int]) -> list[int]:
         """The longest prefix of ``tokens`` without an end of turn that the grammar accepts (the
@@ -702,7 +748,11 @@ class TransformersEngine:
         job = seq.job
         full = job.prompt_ids + seq.ids
         if self.history is not None:
-            self.history.add(seq.ids)
+            # A turn's end is a follower too: without it the history would draft another call
+            # after every ``</tool_call>`` (wasted slots in the pass that decides the end).
+            self.history.add(seq.ids + [self.end_of_turn_id] if reason == "stop" else seq.ids)
+        if self.value_ends is not None:
+            self.value_ends.add(seq.ids, self._pieces(seq.ids))
         self._remember(full[: self._batch.length(seq)], self._batch.extract(seq))
         self._batch.remove(seq)
         job.emit(EngineFinal(
