@@ -562,8 +562,10 @@ class TransformersEngine:
         return feed
 
     def _draft(self, seq: _Seq, limit: int) -> list[int]:
-        """Tokens that followed the latest occurrence of the last chosen token in the prompt,
-        then what followed the current output's tail in recent outputs (``OutputHistory``); cut
+        """Tokens that followed the latest occurrence of the last chosen token in the prompt
+        (where that copy ends an argument value, the tokens that usually follow the value:
+        ``ValueEnds``), then what followed the current output's tail in recent outputs
+        (``OutputHistory``); cut
         where the grammar would refuse one, at an end of turn, or near the budget's end. The
         matcher accepts them now; ``_verify`` rolls back what the model does not confirm."""
         room = min(limit, self.speculate, seq.budget - len(seq.ids) - CLOSE_RESERVE - 1)
