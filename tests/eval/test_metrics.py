@@ -180,6 +180,11 @@ def test_summary_rates_and_latency():
     out = summarize([score_case(c, p) for c, p in zip(cases, preds)])
     assert out["accuracy"] == 0.5 and out["exact_match"] == 0.5 and out["json_valid"] == 1.0
     assert out["latency_p50_s"] == pytest.approx(0.3) and out["ttft_p95_s"] == pytest.approx(0.0975)
+    assert out["single_call_latency_p50_s"] == pytest.approx(0.3)  # both expect one call
+    answer = score_case(one_case("no_call", assistant("hi")), pred("hello"))
+    answer.total_s = 5.0  # a long written answer
+    mixed = summarize([score_case(c, p) for c, p in zip(cases, preds)] + [answer])
+    assert mixed["latency_p95_s"] > 1.0 and mixed["single_call_latency_p95_s"] < 0.5  # the answer is left out
     assert out["tokens_per_s_p50"] == pytest.approx((100 + 10) / 2)
     assert out["no_call_recall"] is None  # no turn expected silence
     assert percentile([], 50) is None

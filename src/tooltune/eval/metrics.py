@@ -291,6 +291,11 @@ def summarize(scores: Sequence[CaseScore]) -> dict[str, Any]:
         "multi_turn_success": conversation_success(scores),
     }
     out.update(latency_stats(scores))
+    # The spec's latency is per tool call: turns that should make exactly one (the answers written
+    # after a tool result are longer and would dominate the tail).
+    single = latency_stats([s for s in scores if len(s.expected_names) == 1])
+    out["single_call_latency_p50_s"] = single["latency_p50_s"]
+    out["single_call_latency_p95_s"] = single["latency_p95_s"]
     return out
 
 
