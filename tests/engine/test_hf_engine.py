@@ -299,3 +299,48 @@ def test_a_copied_value_is_drafted_with_the_calls_usual_end(tiny_tokenizer):
                                 max_tokens=80))[0] == model.target
         passes[value_ends] = len(model.calls) - before  # the last request's passes
     assert passes[True] < passes[False], passes
+
+
+def test_a_value_is_copied_by_its_text_not_its_tokens(tiny_tokenizer):
+    """Inside a string value the engine copies what follows the value's text in the prompt, even
+    where the call and the message split it into different tokens."""
+    from types import SimpleNamespace
+
+    tok = tiny_tokenizer
+    eng = TransformersEngine(OracleModel(tok, ""), tok, name="oracle")
+    prompt = tok.encode("<|im_start|>user\nremind me to call mom by tomorrow<|im_end|>\n<|im_start|>assistant\n",
+                        add_special_tokens=False)
+    out = tok.encode('<tool_call>{"name":"create_task","arguments":{"title":"call mom","due_date":"tom',
+                     add_special_tokens=False)
+    seq = SimpleNamespace(ids=out, job=SimpleNamespace(prompt_ids=prompt, prompt_text=None))
+    copy, ends = eng._copy_from_prompt(seq, 8)
+    assert tok.decode(copy, skip_special_tokens=False).startswith("orrow<|im_end|>")  # 'tom' was 't' 'om'
+    assert not ends
+    quoted = tok.encode("<|im_start|>user\nadd 'buy milk' now please<|im_end|>\n<|im_start|>assistant\n",
+                        add_special_tokens=False)
+    seq = SimpleNamespace(ids=tok.encode('<tool_call>{"name":"create_task","arguments":{"title":"buy',
+                                         add_special_tokens=False),
+                          job=SimpleNamespace(prompt_ids=quoted, prompt_text=None))
+    copy, ends = eng._copy_from_prompt(seq, 8)
+    assert tok.decode(copy) == " milk" and ends  # the user's closing quote ends the value
+
+
+def test_a_quoted_value_ends_at_its_quote(tiny_tokenizer, monkeypatch):
+    """A title the user quoted is copied up to the closing quote, and the call's usual end is
+    drafted with it: fewer passes than a copy that runs on into the rest of the message."""
+    import tooltune.engine.hf_engine as hf
+
+    turns = [("add 'buy milk' today please", "buy milk"), ("todo 'call mom' asap thanks", "call mom"),
+             ("new 'the end' ok go", "the end"), ("please add 'call dad' now", "call dad")]
+    passes, quote_pairs = {}, dict(hf._QUOTES)
+    for quotes in (False, True):
+        monkeypatch.setattr(hf, "_QUOTES", quote_pairs if quotes else {})
+        model = OracleModel(tiny_tokenizer, "")
+        eng = TransformersEngine(model, tiny_tokenizer, name="oracle")
+        for text, title in turns:
+            model.target = '<tool_call>{"name":"create_task","arguments":{"title":"%s"}}</tool_call>' % title
+            before = len(model.calls)
+            assert run(eng, req(load_tools("taskapi"), messages=[Message(role="user", content=text)],
+                                max_tokens=80))[0] == model.target
+        passes[quotes] = len(model.calls) - before
+    assert passes[True] < passes[False], passes

@@ -26,7 +26,7 @@ from .output_history import OutputHistory
 from .prefix_cache import PrefixCache
 from .prompt import generate_text, prompt_ids
 from .sampling import make_generator, sample
-from .value_ends import ValueEnds
+from .value_ends import ValueEnds, argument_values
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,9 @@ def _pass_width(widths: list[int]) -> int:
     return max(sorted(set(widths)),
                key=lambda w: sum(min(x, w) for x in widths) / (PASS_OVERHEAD_TOKENS + rows * w))
 
+
+_QUOTES = {'"': '"', "'": "'", "\u201c": "\u201d", "\u2018": "\u2019", "\u00ab": "\u00bb", "`": "`"}
+"""Opening quote -> closing quote: a value the user quoted ends at its closing quote."""
 
 IDLE_GRACE_S = 0.25
 """How long the worker waits for another request before it tidies up for a pause (trims the heap,
@@ -107,6 +110,8 @@ class _Job:
     emit: Callable[[Any], None]
     started: float
     cancelled: bool = False
+    prompt_text: str | None = None
+    """The prompt as text, decoded the first time a draft copies from it."""
 
 
 @dataclass(eq=False)
@@ -571,27 +576,58 @@ class TransformersEngine:
         room = min(limit, self.speculate, seq.budget - len(seq.ids) - CLOSE_RESERVE - 1)
         if room <= 0 or not seq.ids:
             return []
-        prompt, last = seq.job.prompt_ids, seq.ids[-1]
-        # A value's first word follows a quote in the call but a space in the user's message
-        # ('"Ask' against ' Ask'): two different tokens. Either one marks the place to copy from.
-        same = (last, self._spaced(last))
-        out: list[int] = []
-        for i in range(len(prompt) - 2, -1, -1):  # the latest occurrence: most like the current turn
-            if prompt[i] in same:
-                copy = prompt[i + 1:i + 1 + room]
-                out = self._acceptable(seq, copy)
-                if copy and self.value_ends is not None:
-                    # Where the copied value ends, the call's usual next tokens ride on the same pass.
-                    drop, run = self.value_ends.after_copy(self._pieces(seq.ids + out), len(out), len(out) < len(copy))
-                    if drop and seq.matcher is not None:
-                        seq.matcher.rollback(drop)
-                    out = out[:len(out) - drop]
-                    out += self._acceptable(seq, run[:room - len(out)])
-                break
+        copy, quoted = self._copy_from_prompt(seq, room)
+        out = self._acceptable(seq, copy)
+        if copy and self.value_ends is not None:
+            # Where the copied value ends, the call's usual next tokens ride on the same pass.
+            ended = quoted or len(out) < len(copy)
+            drop, run = self.value_ends.after_copy(self._pieces(seq.ids + out), len(out), ended)
+            if drop and seq.matcher is not None:
+                seq.matcher.rollback(drop)
+            out = out[:len(out) - drop]
+            out += self._acceptable(seq, run[:room - len(out)])
         if len(out) < room and self.history is not None:
             out += self._acceptable(seq, self.history.propose(seq.ids + out, room - len(out)))
         self.stats.draft_tokens += len(out)
         return out
+
+    def _copy_from_prompt(self, seq: _Seq, room: int) -> tuple[list[int], bool]:
+        """Up to ``room`` tokens to copy from the prompt, and whether they end the value. Inside a
+        string value: what follows the latest occurrence of the value so far in the prompt's text,
+        tokenized as the output would go on (the user wrote ' tomorrow', the call spells 'tom'
+        'orrow' after its quote: the tokens differ, the text does not); where the user quoted
+        the value ('pack for the trip' ...), up to the closing quote, which ends it. Elsewhere:
+        what followed the latest occurrence of the last token (or of the same word after a
+        space: '"Ask' against ' Ask')."""
+        prompt, last = seq.job.prompt_ids, seq.ids[-1]
+        pieces = self._pieces(seq.ids)
+        text = "".join(pieces)
+        values = argument_values(text)
+        if values and values[-1][3] is None and text[values[-1][2]] == '"' and values[-1][2] + 1 < len(text):
+            value = text[values[-1][2] + 1:]
+            if seq.job.prompt_text is None:
+                seq.job.prompt_text = self.tokenizer.decode(prompt, skip_special_tokens=False)
+            source = seq.job.prompt_text
+            at = source.rfind(value, 0, max(0, source.rfind(IM_START)))  # not in the reply's own header
+            if at < 0:
+                return [], False
+            rest = source[at + len(value):at + len(value) + 8 * room]
+            close = _QUOTES.get(source[at - 1:at]) if at else None
+            quoted = close is not None and close in rest
+            if quoted:
+                rest = rest[:rest.index(close)]
+            tok = self.tokenizer
+            whole = tok.encode(text + rest, add_special_tokens=False)
+            if whole[:len(seq.ids)] == seq.ids:
+                tokens = whole[len(seq.ids):]
+            else:
+                tokens = tok.encode(rest, add_special_tokens=False)
+            return tokens[:room], quoted and len(tokens) <= room
+        same = (last, self._spaced(last))
+        for i in range(len(prompt) - 2, -1, -1):  # the latest occurrence: most like the current turn
+            if prompt[i] in same:
+                return prompt[i + 1:i + 1 + room], False
+        return [], False
 
     def _pieces(self, tokens: list[int]) -> list[str]:
         """Each token's own text (cached per token id)."""
