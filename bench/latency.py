@@ -273,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
                                       "one_client_rps": round(one_rps, 2), "ratio": round(conc_rps / one_rps, 2),
                                       "errors": len(errors)}
             if proc is not None:
+                time.sleep(1.0)  # at rest: the engine hands freed memory back after 0.25 s idle
                 cur, peak = rss_mb(proc.pid)
                 results["server_rss_mb"] = {"current": round(cur), "peak": round(peak)}
 
