@@ -567,12 +567,11 @@ class TransformersEngine:
         return feed
 
     def _draft(self, seq: _Seq, limit: int) -> list[int]:
-        """Tokens that followed the latest occurrence of the last chosen token in the prompt
-        (where that copy ends an argument value, the tokens that usually follow the value:
-        ``ValueEnds``), then what followed the current output's tail in recent outputs
-        (``OutputHistory``); cut
-        where the grammar would refuse one, at an end of turn, or near the budget's end. The
-        matcher accepts them now; ``_verify`` rolls back what the model does not confirm."""
+        """A copy from the prompt (``_copy_from_prompt``; where it ends an argument value, the
+        tokens that usually follow the value: ``ValueEnds``), then what followed the current
+        output's tail in recent outputs (``OutputHistory``); cut where the grammar would refuse
+        one, at an end of turn, or near the budget's end. The matcher accepts them now;
+        ``_verify`` rolls back what the model does not confirm."""
         room = min(limit, self.speculate, seq.budget - len(seq.ids) - CLOSE_RESERVE - 1)
         if room <= 0 or not seq.ids:
             return []
@@ -645,7 +644,7 @@ class TransformersEngine:
         there is none (or it already starts with a space)."""
         twin = self._spaced_twins.get(token)
         if twin is None:
-            text = self.tokenizer.decode([token], skip_special_tokens=False)
+            text = self._pieces([token])[0]
             ids = self.tokenizer.encode(" " + text, add_special_tokens=False) if text[:1].isalnum() else []
             twin = ids[0] if len(ids) == 1 else token
             self._spaced_twins[token] = twin

@@ -105,6 +105,14 @@ def _scan_call(text: str, start: int, stop: int) -> list[tuple[str | None, str, 
     return [(name, key, s, e) for key, s, e in found]
 
 
+def _offsets(pieces: Sequence[str]) -> list[int]:
+    """Where each piece starts in their concatenation, and where the last one ends."""
+    starts = [0]
+    for p in pieces:
+        starts.append(starts[-1] + len(p))
+    return starts
+
+
 class ValueEnds:
     """Per (tool, argument): counts of the token runs that followed its value in recent calls."""
 
@@ -122,9 +130,7 @@ class ValueEnds:
         token's text). A run starts at the token that opens with the value's end (the closing
         quote, or the character after a number) and ends with the token that opens the next value,
         or with ``</tool_call>``; values whose end shares a token with their content are skipped."""
-        starts = [0]
-        for p in pieces:
-            starts.append(starts[-1] + len(p))
+        starts = _offsets(pieces)
         text = "".join(pieces)
         values = argument_values(text)
         for n, (tool, key, _, end) in enumerate(values):
@@ -183,9 +189,7 @@ class ValueEnds:
         tool, argument, _, end = values[-1]
         if end is None:
             return 0, self.follow(tool, argument) if stopped else []
-        starts = [0]
-        for p in pieces:
-            starts.append(starts[-1] + len(p))
+        starts = _offsets(pieces)
         first_copied = len(pieces) - copied
         closing = end - 1 if text[end - 1] == '"' else end
         j = bisect.bisect_left(starts, closing)
