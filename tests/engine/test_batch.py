@@ -46,3 +46,22 @@ def test_shared_pass_width_trades_padding_against_passes():
     assert _pass_width([8] * 8) == 8  # everyone has a long run: take it
     assert _pass_width([1] * 6 + [8, 8]) == 1  # two long runs would pad six rows eightfold
     assert _pass_width([1, 8]) == 8  # two rows: the padding is cheaper than another pass
+
+
+def test_the_last_sequence_leaves_its_buffer_for_the_next_until_released():
+    batch = DecodeBatch(model=None)
+    a, b = SimpleNamespace(), SimpleNamespace()
+    batch.add(a, _kv(20), 20)
+    buf = batch.kbufs[0]
+    batch.remove(a)
+    assert batch.live() == 0 and batch.kbufs[0] is buf  # kept
+    kv = _kv(24)  # room: the buffer was laid out for 20 tokens and 96 + 20 // 4 more
+    batch.add(b, kv, 24)
+    assert batch.kbufs[0] is buf and batch.length(b) == 24  # seated without a new allocation
+    assert all(torch.equal(x, y) for (x, _), (y, _) in zip(kv, batch.extract(b)))
+    assert int(batch.mask.sum()) == 24  # the old sequence's columns are masked out
+    batch.remove(b)
+    batch.release()
+    assert batch.kbufs == [] and batch.capacity == 0
+    batch.add(a, _kv(200), 200)  # too long for a kept buffer would have been re-laid anyway
+    assert batch.length(a) == 200

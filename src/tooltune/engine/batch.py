@@ -86,7 +86,13 @@ class DecodeBatch:
     def add(self, owner: Any, layers: list[tuple[torch.Tensor, torch.Tensor]], length: int) -> None:
         """Seat ``owner`` (it gets ``owner.row``) with its prompt KV ``layers`` ([1, H, length, D])."""
         live = self._live_lengths()
-        if not live:
+        if not live and self._reusable(layers, length):
+            # The buffers kept from the last sequence: seating costs one copy, no allocation. The
+            # other columns hold old finite values under a 0 in the mask.
+            rows = self.kbufs[0].shape[0]
+            self.rows, self.lengths, self.pos = [None] * rows, [0] * rows, length
+            self.mask.zero_()
+        elif not live:
             self.rows, self.lengths, self.pos = [], [], 0
         free = [i for i, r in enumerate(self.rows) if r is None]
         wasteful = bool(live) and self.pos > 2 * max(live + [length]) + 64
@@ -105,16 +111,32 @@ class DecodeBatch:
         self.lengths[row] = length
         owner.row = row
 
+    def _reusable(self, layers: list[tuple[torch.Tensor, torch.Tensor]], length: int) -> bool:
+        """Whether the kept buffers take a sequence of ``length`` tokens like ``layers`` (with
+        room to decode before a re-lay). Only a one-row buffer: every row of a shared pass is
+        computed, so spare rows would cost a whole row each."""
+        if not self.kbufs or len(self.kbufs) != len(layers) or self.kbufs[0].shape[0] != 1:
+            return False
+        k, buf = layers[0][0], self.kbufs[0]
+        return (k.shape[1], k.shape[3], k.dtype) == (buf.shape[1], buf.shape[3], buf.dtype) and \
+            length + 96 <= self.capacity
+
+    def release(self) -> None:
+        """Free the buffers kept after the last sequence left (call while idle)."""
+        if not self.live():
+            self.rows, self.lengths, self.pos = [], [], 0
+            self.kbufs, self.vbufs = [], []
+            self.mask = torch.zeros(0, 0, dtype=torch.long)
+
     def remove(self, owner: Any) -> None:
         """Free a row. Idle rows still cost a token of compute per step, so when they outnumber
-        the live ones the batch is compacted."""
+        the live ones the batch is compacted. The last one out leaves the buffers for the next
+        sequence (``release`` frees them)."""
         self.rows[owner.row] = None
         self.mask[owner.row, :] = 0
         live = self._live_lengths()
         if not live:
             self.rows, self.lengths, self.pos = [], [], 0
-            self.kbufs, self.vbufs = [], []  # free the buffers while idle
-            self.mask = torch.zeros(0, 0, dtype=torch.long)
         elif len(self.rows) - len(live) > len(live):
             pos = max(live)
             self._rebuild(len(live), pos, pos + 96 + pos // 4, list(zip(self.kbufs, self.vbufs)))

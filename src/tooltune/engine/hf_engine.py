@@ -277,6 +277,7 @@ class TransformersEngine:
                     try:  # an agent's next turn usually comes within moments: wait for it first
                         pending.append(self._jobs.get(timeout=IDLE_GRACE_S))
                     except queue.Empty:
+                        self._batch.release()
                         _trim_heap()  # idle: give freed KV buffers back to the OS
                         release_thread_team()  # and the OpenMP workers, which would slow other engines
                         pending.append(self._jobs.get())
@@ -783,6 +784,16 @@ class TransformersEngine:
         self._send(seq, text[seq.sent:].rstrip("\ufffd"))
         now = time.perf_counter()
         job = seq.job
+        # The client has its answer first; the bookkeeping below (~7 ms: the KV copy for the
+        # prefix cache, the draft statistics) runs before the worker takes the next request.
+        job.emit(EngineFinal(
+            finish_reason=reason,  # type: ignore[arg-type]
+            prompt_tokens=len(job.prompt_ids),
+            completion_tokens=len(seq.ids),
+            cached_tokens=seq.cached_tokens,
+            time_to_first_token_s=(seq.first_at or now) - job.started,
+            total_s=now - job.started,
+        ))
         full = job.prompt_ids + seq.ids
         if self.history is not None:
             # A turn's end is a follower too: without it the history would draft another call
@@ -792,12 +803,4 @@ class TransformersEngine:
             self.value_ends.add(seq.ids, self._pieces(seq.ids))
         self._remember(full[: self._batch.length(seq)], self._batch.extract(seq))
         self._batch.remove(seq)
-        job.emit(EngineFinal(
-            finish_reason=reason,  # type: ignore[arg-type]
-            prompt_tokens=len(job.prompt_ids),
-            completion_tokens=len(seq.ids),
-            cached_tokens=seq.cached_tokens,
-            time_to_first_token_s=(seq.first_at or now) - job.started,
-            total_s=now - job.started,
-        ))
         return None
