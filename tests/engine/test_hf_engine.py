@@ -344,3 +344,20 @@ def test_a_quoted_value_ends_at_its_quote(tiny_tokenizer, monkeypatch):
                                 max_tokens=80))[0] == model.target
         passes[quotes] = len(model.calls) - before
     assert passes[True] < passes[False], passes
+
+
+def test_a_failure_after_the_answer_does_not_stop_the_worker(tiny_tokenizer, monkeypatch):
+    """The final result goes out before the prefix cache and draft statistics are updated; if
+    that bookkeeping fails (or the caller's event loop is already closed), the next requests
+    are still served."""
+    target = '<tool_call>{"name":"list_tasks","arguments":{}}</tool_call>'
+    eng = TransformersEngine(OracleModel(tiny_tokenizer, target), tiny_tokenizer, name="oracle")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("statistics broke")
+
+    monkeypatch.setattr(eng.value_ends, "add", broken)
+    for text in ("what's open?", "and now?", "once more"):
+        assert run(eng, req(load_tools("taskapi"), messages=[Message(role="user", content=text)],
+                            max_tokens=40))[0] == target
+    assert eng._worker.is_alive()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -60,6 +61,8 @@ def _pass_width(widths: list[int]) -> int:
 
 _QUOTES = {'"': '"', "'": "'", "\u201c": "\u201d", "\u2018": "\u2019", "\u00ab": "\u00bb", "`": "`"}
 """Opening quote -> closing quote: a value the user quoted ends at its closing quote."""
+
+_NUMBER = re.compile(r"-?\d+")
 
 IDLE_GRACE_S = 0.25
 """How long the worker waits for another request before it tidies up for a pause (trims the heap,
@@ -236,7 +239,14 @@ class TransformersEngine:
         ids, compiled = await asyncio.to_thread(self.prepare, request)
         loop = asyncio.get_running_loop()
         out: asyncio.Queue[Any] = asyncio.Queue()
-        job = _Job(request, ids, compiled, lambda item: loop.call_soon_threadsafe(out.put_nowait, item), started)
+
+        def emit(item: Any) -> None:
+            try:
+                loop.call_soon_threadsafe(out.put_nowait, item)
+            except RuntimeError:  # the caller's event loop is gone: nobody is left to tell
+                pass
+
+        job = _Job(request, ids, compiled, emit, started)
         self._submit(job)
         try:
             while True:
@@ -605,9 +615,7 @@ class TransformersEngine:
         values = argument_values(text)
         if values and values[-1][3] is None and text[values[-1][2]] == '"' and values[-1][2] + 1 < len(text):
             value = text[values[-1][2] + 1:]
-            if seq.job.prompt_text is None:
-                seq.job.prompt_text = self.tokenizer.decode(prompt, skip_special_tokens=False)
-            source = seq.job.prompt_text
+            source = self._prompt_text(seq)
             at = source.rfind(value, 0, max(0, source.rfind(IM_START)))  # not in the reply's own header
             if at < 0:
                 return [], False
@@ -616,18 +624,41 @@ class TransformersEngine:
             quoted = close is not None and close in rest
             if quoted:
                 rest = rest[:rest.index(close)]
-            tok = self.tokenizer
-            whole = tok.encode(text + rest, add_special_tokens=False)
-            if whole[:len(seq.ids)] == seq.ids:
-                tokens = whole[len(seq.ids):]
-            else:
-                tokens = tok.encode(rest, add_special_tokens=False)
+            tokens = self._continue(seq, text, rest)
             return tokens[:room], quoted and len(tokens) <= room
+        if text.endswith('":') and (not values or values[-1][3] is not None) and text.rfind(TOOL_CALL_OPEN) > text.rfind(TOOL_CALL_CLOSE):
+            return self._number_from_prompt(seq, text, room)
         same = (last, self._spaced(last))
         for i in range(len(prompt) - 2, -1, -1):  # the latest occurrence: most like the current turn
             if prompt[i] in same:
                 return prompt[i + 1:i + 1 + room], False
         return [], False
+
+    def _number_from_prompt(self, seq: _Seq, text: str, room: int) -> tuple[list[int], bool]:
+        """At the start of an argument value that may be a number (``"task_id":``): the last
+        number of the prompt's last message (``complete task #43 please``), which then ends the
+        value. Ids are what numbers in calls mostly are; a wrong guess costs a few slots."""
+        source = self._prompt_text(seq)
+        header = source.rfind(IM_START)
+        message = source[source.rfind(IM_START, 0, max(0, header)) + len(IM_START):header]
+        numbers = _NUMBER.findall(message)
+        if not numbers:
+            return [], False
+        tokens = self._continue(seq, text, numbers[-1])
+        return tokens[:room], len(tokens) <= room
+
+    def _prompt_text(self, seq: _Seq) -> str:
+        if seq.job.prompt_text is None:
+            seq.job.prompt_text = self.tokenizer.decode(seq.job.prompt_ids, skip_special_tokens=False)
+        return seq.job.prompt_text
+
+    def _continue(self, seq: _Seq, text: str, rest: str) -> list[int]:
+        """``rest`` as tokens after the output ``text``, as the tokenizer would split the two
+        together (or on its own where the output's last token would merge with it)."""
+        whole = self.tokenizer.encode(text + rest, add_special_tokens=False)
+        if whole[:len(seq.ids)] == seq.ids:
+            return whole[len(seq.ids):]
+        return self.tokenizer.encode(rest, add_special_tokens=False)
 
     def _pieces(self, tokens: list[int]) -> list[str]:
         """Each token's own text (cached per token id)."""
@@ -794,13 +825,17 @@ class TransformersEngine:
             time_to_first_token_s=(seq.first_at or now) - job.started,
             total_s=now - job.started,
         ))
-        full = job.prompt_ids + seq.ids
-        if self.history is not None:
-            # A turn's end is a follower too: without it the history would draft another call
-            # after every ``</tool_call>`` (wasted slots in the pass that decides the end).
-            self.history.add(seq.ids + [self.end_of_turn_id] if reason == "stop" else seq.ids)
-        if self.value_ends is not None:
-            self.value_ends.add(seq.ids, self._pieces(seq.ids))
-        self._remember(full[: self._batch.length(seq)], self._batch.extract(seq))
-        self._batch.remove(seq)
+        try:
+            if self.history is not None:
+                # A turn's end is a follower too: without it the history would draft another call
+                # after every ``</tool_call>`` (wasted slots in the pass that decides the end).
+                self.history.add(seq.ids + [self.end_of_turn_id] if reason == "stop" else seq.ids)
+            if self.value_ends is not None:
+                self.value_ends.add(seq.ids, self._pieces(seq.ids))
+            full = job.prompt_ids + seq.ids
+            self._remember(full[: self._batch.length(seq)], self._batch.extract(seq))
+        except Exception:  # the request is answered; only the caches missed this one
+            log.exception("bookkeeping after a finished request failed")
+        finally:
+            self._batch.remove(seq)
         return None
