@@ -361,3 +361,22 @@ def test_a_failure_after_the_answer_does_not_stop_the_worker(tiny_tokenizer, mon
         assert run(eng, req(load_tools("taskapi"), messages=[Message(role="user", content=text)],
                             max_tokens=40))[0] == target
     assert eng._worker.is_alive()
+
+
+def test_an_id_from_the_message_is_drafted_at_the_start_of_the_value(tiny_tokenizer):
+    """Where a number may start (``"task_id":``), the engine drafts the last number of the last
+    message, with the usual end of that argument: the whole call in the pass after the name."""
+    turns = [("complete task 43 please", 43), ("task 7 is done", 7), ("finish 512 now", 512), ("close 88 thanks", 88)]
+    passes = {}
+    for numbers in (False, True):
+        model = OracleModel(tiny_tokenizer, "")
+        eng = TransformersEngine(model, tiny_tokenizer, name="oracle")
+        if not numbers:
+            eng._number_from_prompt = lambda *args: ([], False)
+        for text, task in turns:
+            model.target = '<tool_call>{"name":"complete_task","arguments":{"task_id":%d}}</tool_call>' % task
+            before = len(model.calls)
+            assert run(eng, req(load_tools("taskapi"), messages=[Message(role="user", content=text)],
+                                max_tokens=80))[0] == model.target
+        passes[numbers] = len(model.calls) - before
+    assert passes[True] < passes[False], passes
