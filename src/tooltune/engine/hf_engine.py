@@ -606,9 +606,10 @@ class TransformersEngine:
         string value: what follows the latest occurrence of the value so far in the prompt's text,
         tokenized as the output would go on (the user wrote ' tomorrow', the call spells 'tom'
         'orrow' after its quote: the tokens differ, the text does not); where the user quoted
-        the value ('pack for the trip' ...), up to the closing quote, which ends it. Elsewhere:
-        what followed the latest occurrence of the last token (or of the same word after a
-        space: '"Ask' against ' Ask')."""
+        the value ('pack for the trip' ...), up to the closing quote, which ends it. Where a
+        value that may be a number starts: ``_number_from_prompt``. Elsewhere: what followed the
+        latest occurrence of the last token (or of the same word after a space: '"Ask' against
+        ' Ask')."""
         prompt, last = seq.job.prompt_ids, seq.ids[-1]
         pieces = self._pieces(seq.ids)
         text = "".join(pieces)
@@ -626,7 +627,8 @@ class TransformersEngine:
                 rest = rest[:rest.index(close)]
             tokens = self._continue(seq, text, rest)
             return tokens[:room], quoted and len(tokens) <= room
-        if text.endswith('":') and (not values or values[-1][3] is not None) and text.rfind(TOOL_CALL_OPEN) > text.rfind(TOOL_CALL_CLOSE):
+        in_call = text.rfind(TOOL_CALL_OPEN) > text.rfind(TOOL_CALL_CLOSE)
+        if in_call and text.endswith('":') and (not values or values[-1][3] is not None):
             return self._number_from_prompt(seq, text, room)
         same = (last, self._spaced(last))
         for i in range(len(prompt) - 2, -1, -1):  # the latest occurrence: most like the current turn
@@ -648,6 +650,7 @@ class TransformersEngine:
         return tokens[:room], len(tokens) <= room
 
     def _prompt_text(self, seq: _Seq) -> str:
+        """The request's prompt as text (decoded once per request)."""
         if seq.job.prompt_text is None:
             seq.job.prompt_text = self.tokenizer.decode(seq.job.prompt_ids, skip_special_tokens=False)
         return seq.job.prompt_text
