@@ -280,25 +280,33 @@ def test_drafts_from_recent_outputs_save_passes_without_changing_the_output(tiny
     assert passes[True] < passes[False], passes
 
 
+def _last_turn_passes(tokenizer, turns, configure=lambda eng: None) -> int:
+    """Run ``turns`` ((user text, target output) pairs) on a fresh oracle engine that
+    ``configure`` may change; each answer must be its target. The last request's forward passes."""
+    model = OracleModel(tokenizer, "")
+    eng = TransformersEngine(model, tokenizer, name="oracle")
+    configure(eng)
+    for text, target in turns:
+        model.target = target
+        before = len(model.calls)
+        assert run(eng, req(load_tools("taskapi"), messages=[Message(role="user", content=text)],
+                            max_tokens=80))[0] == target
+    return len(model.calls) - before
+
+
+def _create(title: str) -> str:
+    return '<tool_call>{"name":"create_task","arguments":{"title":"%s"}}</tool_call>' % title
+
+
 def test_a_copied_value_is_drafted_with_the_calls_usual_end(tiny_tokenizer):
     """After a title copied from the user's message (its first word matched across the quote/space
     difference), the engine drafts what followed titles in its recent calls (``"}}</tool_call>``),
     so the pass that checks the copy also checks the call's end: same text, fewer passes."""
-    turns = [("add buy milk", "buy milk"), ("todo: call mom", "call mom"), ("new task the end", "the end"),
-             ("please add call dad", "call dad")]
-    passes = {}
-    for value_ends in (False, True):
-        model = OracleModel(tiny_tokenizer, "")
-        eng = TransformersEngine(model, tiny_tokenizer, name="oracle")
-        if not value_ends:
-            eng.value_ends = None
-        for text, title in turns:
-            model.target = '<tool_call>{"name":"create_task","arguments":{"title":"%s"}}</tool_call>' % title
-            before = len(model.calls)
-            assert run(eng, req(load_tools("taskapi"), messages=[Message(role="user", content=text)],
-                                max_tokens=80))[0] == model.target
-        passes[value_ends] = len(model.calls) - before  # the last request's passes
-    assert passes[True] < passes[False], passes
+    turns = [(text, _create(title)) for text, title in (
+        ("add buy milk", "buy milk"), ("todo: call mom", "call mom"), ("new task the end", "the end"),
+        ("please add call dad", "call dad"))]
+    without = _last_turn_passes(tiny_tokenizer, turns, lambda eng: setattr(eng, "value_ends", None))
+    assert _last_turn_passes(tiny_tokenizer, turns) < without
 
 
 def test_a_value_is_copied_by_its_text_not_its_tokens(tiny_tokenizer):
@@ -330,20 +338,12 @@ def test_a_quoted_value_ends_at_its_quote(tiny_tokenizer, monkeypatch):
     drafted with it: fewer passes than a copy that runs on into the rest of the message."""
     import tooltune.engine.hf_engine as hf
 
-    turns = [("add 'buy milk' today please", "buy milk"), ("todo 'call mom' asap thanks", "call mom"),
-             ("new 'the end' ok go", "the end"), ("please add 'call dad' now", "call dad")]
-    passes, quote_pairs = {}, dict(hf._QUOTES)
-    for quotes in (False, True):
-        monkeypatch.setattr(hf, "_QUOTES", quote_pairs if quotes else {})
-        model = OracleModel(tiny_tokenizer, "")
-        eng = TransformersEngine(model, tiny_tokenizer, name="oracle")
-        for text, title in turns:
-            model.target = '<tool_call>{"name":"create_task","arguments":{"title":"%s"}}</tool_call>' % title
-            before = len(model.calls)
-            assert run(eng, req(load_tools("taskapi"), messages=[Message(role="user", content=text)],
-                                max_tokens=80))[0] == model.target
-        passes[quotes] = len(model.calls) - before
-    assert passes[True] < passes[False], passes
+    turns = [(text, _create(title)) for text, title in (
+        ("add 'buy milk' today please", "buy milk"), ("todo 'call mom' asap thanks", "call mom"),
+        ("new 'the end' ok go", "the end"), ("please add 'call dad' now", "call dad"))]
+    quoted = _last_turn_passes(tiny_tokenizer, turns)
+    monkeypatch.setattr(hf, "_QUOTES", {})
+    assert quoted < _last_turn_passes(tiny_tokenizer, turns)
 
 
 def test_a_failure_after_the_answer_does_not_stop_the_worker(tiny_tokenizer, monkeypatch):
@@ -366,17 +366,9 @@ def test_a_failure_after_the_answer_does_not_stop_the_worker(tiny_tokenizer, mon
 def test_an_id_from_the_message_is_drafted_at_the_start_of_the_value(tiny_tokenizer):
     """Where a number may start (``"task_id":``), the engine drafts the last number of the last
     message, with the usual end of that argument: the whole call in the pass after the name."""
-    turns = [("complete task 43 please", 43), ("task 7 is done", 7), ("finish 512 now", 512), ("close 88 thanks", 88)]
-    passes = {}
-    for numbers in (False, True):
-        model = OracleModel(tiny_tokenizer, "")
-        eng = TransformersEngine(model, tiny_tokenizer, name="oracle")
-        if not numbers:
-            eng._number_from_prompt = lambda *args: ([], False)
-        for text, task in turns:
-            model.target = '<tool_call>{"name":"complete_task","arguments":{"task_id":%d}}</tool_call>' % task
-            before = len(model.calls)
-            assert run(eng, req(load_tools("taskapi"), messages=[Message(role="user", content=text)],
-                                max_tokens=80))[0] == model.target
-        passes[numbers] = len(model.calls) - before
-    assert passes[True] < passes[False], passes
+    turns = [(text, '<tool_call>{"name":"complete_task","arguments":{"task_id":%d}}</tool_call>' % task)
+             for text, task in (("complete task 43 please", 43), ("task 7 is done", 7), ("finish 512 now", 512),
+                                ("close 88 thanks", 88))]
+    without = _last_turn_passes(tiny_tokenizer, turns,
+                                lambda eng: setattr(eng, "_number_from_prompt", lambda *args: ([], False)))
+    assert _last_turn_passes(tiny_tokenizer, turns) < without
