@@ -89,8 +89,7 @@ class DecodeBatch:
         if not live and self._reusable(layers, length):
             # The buffers kept from the last sequence: seating costs one copy, no allocation. The
             # other columns hold old finite values under a 0 in the mask.
-            rows = self.kbufs[0].shape[0]
-            self.rows, self.lengths, self.pos = [None] * rows, [0] * rows, length
+            self.rows, self.lengths, self.pos = [None], [0], length  # a kept buffer has one row
             self.mask.zero_()
         elif not live:
             self.rows, self.lengths, self.pos = [], [], 0

@@ -13,7 +13,9 @@ only confident predictions are proposed.
 from __future__ import annotations
 
 from collections import deque
-from typing import Sequence
+from typing import Mapping, Sequence, TypeVar
+
+K = TypeVar("K")
 
 MAX_NGRAM = 4
 """Longest context matched; the longest n-gram seen before decides."""
@@ -23,6 +25,15 @@ MIN_SHARE = 0.6
 
 MIN_COUNT = 2
 """...and at least this many times."""
+
+
+def confident(counts: Mapping[K, int], min_count: int, min_share: float) -> K | None:
+    """The most frequent key of ``counts`` if it was seen at least ``min_count`` times and makes
+    at least ``min_share`` of all; else None."""
+    if not counts:
+        return None
+    key, k = max(counts.items(), key=lambda item: item[1])
+    return key if k >= min_count and k >= min_share * sum(counts.values()) else None
 
 
 class OutputHistory:
@@ -68,9 +79,7 @@ class OutputHistory:
         for n in range(min(self.max_ngram, len(context)), 0, -1):
             followers = self._next.get(tuple(context[len(context) - n:]))
             if followers:
-                token, k = max(followers.items(), key=lambda item: item[1])
-                ok = k >= self.min_count and k >= self.min_share * sum(followers.values())
-                return token if ok else None
+                return confident(followers, self.min_count, self.min_share)
         return None
 
     def propose(self, context: Sequence[int], limit: int) -> list[int]:

@@ -18,6 +18,8 @@ from typing import Sequence
 
 from tooltune.core.format.tokens import TOOL_CALL_CLOSE, TOOL_CALL_OPEN
 
+from .output_history import confident
+
 MIN_COUNT = 2
 """A follow-up is proposed once it followed the argument at least this many times..."""
 
@@ -168,13 +170,8 @@ class ValueEnds:
 
     def follow(self, tool: str | None, argument: str) -> list[int]:
         """The usual run after ``argument``'s value in calls of ``tool``, or [] (none common enough)."""
-        counts = self._counts.get((tool, argument))
-        if not counts:
-            return []
-        run, k = counts.most_common(1)[0]
-        if k < self.min_count or k < self.min_share * sum(counts.values()):
-            return []
-        return list(run)
+        run = confident(self._counts.get((tool, argument), {}), self.min_count, self.min_share)
+        return list(run) if run is not None else []
 
     def after_copy(self, pieces: Sequence[str], copied: int, stopped: bool) -> tuple[int, list[int]]:
         """For an output (``pieces``: each token's text) whose last ``copied`` tokens are a draft
