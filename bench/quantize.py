@@ -2,8 +2,9 @@
 
 Why it exists: ``tooltune.engine.quantize`` picks PyTorch's int8 kernel (``_weight_int8pack_mm``)
 for inputs of at most ``KERNEL_MAX_ROWS`` rows and a float32 matmul on the dequantised weight
-beyond. This prints, from one run, the time of every Linear layer of the model (the LM head once,
-on one row, as the engine keeps one row of logits) for each width: float32 weights, the int8
+beyond, except in the LM head, which takes wide inputs through the kernel in chunks. This prints,
+from one run, the time of every Linear layer of the model for each width (the LM head on as many
+rows: a draft pass keeps the logits of every column it verifies): float32 weights, the int8
 kernel, the int8 layer as served (the switch included), and the ratios.
 
     python bench/quantize.py                      # the embedded SmolLM2-135M, 2 threads
@@ -33,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     head = model.get_output_embeddings()
     layers = [m for m in model.modules() if isinstance(m, nn.Linear) and m is not head]
     float_layers = layers + [head]
-    int8_layers = [Int8WeightOnlyLinear.from_linear(m) for m in float_layers]
+    int8_layers = [Int8WeightOnlyLinear.from_linear(m, chunked=m is head) for m in float_layers]
     mb = sum(m.weight.numel() for m in float_layers) * 4 / 2**20
     print(f"{len(layers)} Linear layers + LM head, {mb:.0f} MB of float32 weights, {args.threads} threads;"
           f" the int8 kernel serves up to {KERNEL_MAX_ROWS} rows")
@@ -43,12 +44,10 @@ def main(argv: list[str] | None = None) -> int:
 
     def timed(run_layer, mods, rows: int) -> float:
         xs = {m.in_features: torch.randn(rows, m.in_features) for m in mods}
-        one = torch.randn(1, mods[-1].in_features)
 
         def passes() -> None:
-            for m in mods[:-1]:
+            for m in mods:
                 run_layer(m, xs[m.in_features])
-            run_layer(mods[-1], one)
 
         passes()
         start = time.perf_counter()

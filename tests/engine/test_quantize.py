@@ -8,11 +8,12 @@ import torch
 from tooltune.engine.quantize import KERNEL_MAX_ROWS, Int8WeightOnlyLinear, int8_weight_only, quantize_model
 
 
+@pytest.mark.parametrize("chunked", [False, True])
 @pytest.mark.parametrize("rows", [1, KERNEL_MAX_ROWS, KERNEL_MAX_ROWS + 1, 40])
-def test_int8_linear_matches_its_dequantized_weight(rows):
+def test_int8_linear_matches_its_dequantized_weight(rows, chunked):
     torch.manual_seed(0)
     lin = torch.nn.Linear(64, 48, bias=True)
-    q = Int8WeightOnlyLinear.from_linear(lin)
+    q = Int8WeightOnlyLinear.from_linear(lin, chunked=chunked)
     assert q.weight_int8.dtype == torch.int8 and q.weight_int8.shape == (48, 64)
     # Per-channel scales: every row uses its full int8 range.
     assert (q.weight_int8.abs().amax(dim=1) == 127).all()
@@ -21,8 +22,9 @@ def test_int8_linear_matches_its_dequantized_weight(rows):
     want = torch.nn.functional.linear(x, q.dequantized(), lin.bias)
     got = q(x)
     assert got.shape == (2, rows, 48) and got.dtype == torch.float32
-    # The kernel path (<= KERNEL_MAX_ROWS rows in all) rounds activations to bfloat16.
-    tol = 0.05 if 2 * rows <= KERNEL_MAX_ROWS else 1e-4
+    # The kernel path (<= KERNEL_MAX_ROWS rows in all, or any number in chunks) rounds
+    # activations to bfloat16.
+    tol = 0.05 if chunked or 2 * rows <= KERNEL_MAX_ROWS else 1e-4
     assert torch.allclose(got, want, atol=tol, rtol=tol)
 
 
@@ -39,6 +41,10 @@ def test_whole_model_keeps_its_greedy_choices(tiny_model_dir):
     linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
     assert not linears, "every Linear layer is replaced"
     assert isinstance(model.get_output_embeddings(), Int8WeightOnlyLinear)
+    # Only the head runs wide inputs through the kernel in chunks (dequantizing it costs more).
+    assert model.get_output_embeddings().chunked
+    assert not any(m.chunked for m in model.modules() if isinstance(m, Int8WeightOnlyLinear)
+                   and m is not model.get_output_embeddings())
     assert model.get_input_embeddings().weight.dtype == torch.float32  # the embedding stays float
     assert (ref.argmax(-1) == got.argmax(-1)).float().mean() >= 0.9
     assert (ref - got).abs().max() < 0.1 * ref.abs().max()
@@ -55,3 +61,17 @@ def test_int8_weight_only_returns_the_same_module():
     seq = torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
     assert int8_weight_only(seq) is seq
     assert [type(m).__name__ for m in seq] == ["Int8WeightOnlyLinear", "ReLU", "Int8WeightOnlyLinear"]
+
+
+def test_the_float_path_reuses_one_buffer_and_keeps_layers_apart():
+    """Wide inputs dequantize into a per-thread buffer shared by every layer: results stay each
+    layer's own, whatever order the layers run in."""
+    torch.manual_seed(0)
+    a, b = torch.nn.Linear(32, 24), torch.nn.Linear(24, 40)
+    qa, qb = Int8WeightOnlyLinear.from_linear(a), Int8WeightOnlyLinear.from_linear(b)
+    x = torch.randn(KERNEL_MAX_ROWS + 5, 32)
+    for _ in range(2):
+        ya = qa(x)
+        yb = qb(ya)
+        assert torch.allclose(ya, torch.nn.functional.linear(x, qa.dequantized(), a.bias), atol=1e-4)
+        assert torch.allclose(yb, torch.nn.functional.linear(ya, qb.dequantized(), b.bias), atol=1e-4)

@@ -6,27 +6,49 @@ weights are quantised: activations keep their precision, unlike ``torch.ao``'s d
 whose per-tensor int8 activations cost the tuned SmolLM2 17 points of exact match here.
 
 Measured on 2 cores, the 30 layers' Linear weights of SmolLM2-135M (``bench/quantize.py``):
-PyTorch's int8 kernel (``_weight_int8pack_mm``, bfloat16 activations) wins for up to 8 rows (the
-decode and speculation passes) and loses beyond. Longer inputs (prefill) convert the int8 weight
-to float32 for the matmul instead and scale the output, close to the cost of float32 weights.
+PyTorch's int8 kernel (``_weight_int8pack_mm``, bfloat16 activations) wins for up to 12 rows (the
+decode and speculation passes) and loses beyond: it reads the weight once per call but computes
+slowly. Longer inputs (prefill) convert the int8 weight to float32 into a reused buffer for the
+matmul instead and scale the output, close to the cost of float32 weights. The LM head is the
+exception: converting its 49152 x 576 weight (113 MB in float32) costs far more than the matmul,
+so it runs any number of rows through the kernel, 12 at a time (a draft or a shared pass keeps
+logits for every column it verifies).
 """
 
 from __future__ import annotations
+
+import threading
 
 from typing import Any
 
 import torch
 from torch import nn
 
-KERNEL_MAX_ROWS = 8
-"""Inputs with at most this many rows use the int8 kernel; longer ones a float32 matmul."""
+KERNEL_MAX_ROWS = 12
+"""Inputs with at most this many rows use the int8 kernel; longer ones a float32 matmul (except
+in a ``chunked`` layer: the kernel, this many rows per call)."""
+
+_scratch = threading.local()
+
+
+def _float_weight(q: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``q`` converted to ``dtype`` in a per-thread buffer reused from call to call: a fresh
+    multi-megabyte tensor per layer and pass costs page faults as well as the copy."""
+    buf = getattr(_scratch, "buf", None)
+    if buf is None or buf.numel() < q.numel() or buf.dtype != dtype:
+        buf = _scratch.buf = torch.empty(q.numel(), dtype=dtype)
+    w = buf[:q.numel()].view(q.shape)
+    w.copy_(q)
+    return w
 
 
 class Int8WeightOnlyLinear(nn.Module):
     """A frozen Linear layer with int8 weights and one float scale per output channel."""
 
-    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None = None):
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None = None, chunked: bool = False):
         super().__init__()
+        self.chunked = chunked
+        """Run every input through the kernel, ``KERNEL_MAX_ROWS`` rows per call (the LM head)."""
         w = weight.detach().float()
         scale = (w.abs().amax(dim=1) / 127.0).clamp(min=1e-12)
         self.register_buffer("weight_int8", torch.round(w / scale[:, None]).clamp(-127, 127).to(torch.int8).contiguous())
@@ -38,8 +60,8 @@ class Int8WeightOnlyLinear(nn.Module):
         self.out_features = w.shape[0]
 
     @classmethod
-    def from_linear(cls, linear: nn.Linear) -> "Int8WeightOnlyLinear":
-        return cls(linear.weight, linear.bias)
+    def from_linear(cls, linear: nn.Linear, chunked: bool = False) -> "Int8WeightOnlyLinear":
+        return cls(linear.weight, linear.bias, chunked=chunked)
 
     def dequantized(self) -> torch.Tensor:
         """The float32 weight these int8 values stand for."""
@@ -47,14 +69,19 @@ class Int8WeightOnlyLinear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         flat = x.reshape(-1, self.in_features)
-        if flat.shape[0] <= KERNEL_MAX_ROWS:
-            y = torch.ops.aten._weight_int8pack_mm(flat.to(torch.bfloat16), self.weight_int8, self.scale_bf16)
+        rows = flat.shape[0]
+        if rows <= KERNEL_MAX_ROWS or self.chunked:
+            y = torch.cat([self._kernel(flat[i:i + KERNEL_MAX_ROWS]) for i in range(0, rows, KERNEL_MAX_ROWS)]) \
+                if rows > KERNEL_MAX_ROWS else self._kernel(flat)
             y = y.to(x.dtype)
         else:
-            y = nn.functional.linear(flat, self.weight_int8.to(flat.dtype)) * self.scale.to(flat.dtype)
+            y = nn.functional.linear(flat, _float_weight(self.weight_int8, flat.dtype)) * self.scale.to(flat.dtype)
         if self.bias is not None:
             y = y + self.bias.to(y.dtype)
         return y.reshape(*x.shape[:-1], self.out_features)
+
+    def _kernel(self, flat: torch.Tensor) -> torch.Tensor:
+        return torch.ops.aten._weight_int8pack_mm(flat.to(torch.bfloat16), self.weight_int8, self.scale_bf16)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, int8 weights"
@@ -63,11 +90,12 @@ class Int8WeightOnlyLinear(nn.Module):
 def int8_weight_only(model: nn.Module) -> nn.Module:
     """Replace every ``nn.Linear`` (the LM head included, untied from the input embedding, which
     stays float) by an ``Int8WeightOnlyLinear``, in place. Returns the model."""
+    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
     with torch.no_grad():
         for module in list(model.modules()):
             for name, child in list(module.named_children()):
                 if isinstance(child, nn.Linear):
-                    setattr(module, name, Int8WeightOnlyLinear.from_linear(child))
+                    setattr(module, name, Int8WeightOnlyLinear.from_linear(child, chunked=child is head))
         # The float tensors left (embeddings, norms) may still point into the memory-mapped
         # safetensors file, which keeps the whole file resident: copy them out so it unmaps.
         for p in list(model.parameters()) + list(model.buffers()):
