@@ -280,9 +280,10 @@ def test_drafts_from_recent_outputs_save_passes_without_changing_the_output(tiny
     assert passes[True] < passes[False], passes
 
 
-def _last_turn_passes(tokenizer, turns, configure=lambda eng: None) -> int:
+def _last_turn_passes(tokenizer, turns, configure=lambda eng: None, **request) -> int:
     """Run ``turns`` ((user text, target output) pairs) on a fresh oracle engine that
-    ``configure`` may change; each answer must be its target. The last request's forward passes."""
+    ``configure`` may change; each answer must be its target. The last request's forward passes.
+    ``request``: more fields of every request (``tool_choice``)."""
     model = OracleModel(tokenizer, "")
     eng = TransformersEngine(model, tokenizer, name="oracle")
     configure(eng)
@@ -290,7 +291,7 @@ def _last_turn_passes(tokenizer, turns, configure=lambda eng: None) -> int:
         model.target = target
         before = len(model.calls)
         assert run(eng, req(load_tools("taskapi"), messages=[Message(role="user", content=text)],
-                            max_tokens=80))[0] == target
+                            max_tokens=80, **request))[0] == target
     return len(model.calls) - before
 
 
@@ -364,11 +365,103 @@ def test_a_failure_after_the_answer_does_not_stop_the_worker(tiny_tokenizer, mon
 
 
 def test_an_id_from_the_message_is_drafted_at_the_start_of_the_value(tiny_tokenizer):
-    """Where a number may start (``"task_id":``), the engine drafts the last number of the last
-    message, with the usual end of that argument: the whole call in the pass after the name."""
+    """Where a number may start (``"task_id":``), the engine drafts a number of the last message,
+    with the usual end of that argument: the whole call in the pass after the name."""
     turns = [(text, '<tool_call>{"name":"complete_task","arguments":{"task_id":%d}}</tool_call>' % task)
              for text, task in (("complete task 43 please", 43), ("task 7 is done", 7), ("finish 512 now", 512),
                                 ("close 88 thanks", 88))]
     without = _last_turn_passes(tiny_tokenizer, turns,
                                 lambda eng: setattr(eng, "_number_from_prompt", lambda *args: ([], False)))
     assert _last_turn_passes(tiny_tokenizer, turns) < without
+
+
+def _seq(tok, prompt: str, output: str):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(ids=tok.encode(output, add_special_tokens=False),
+                           job=SimpleNamespace(prompt_ids=tok.encode(prompt, add_special_tokens=False), prompt_text=None))
+
+
+def test_the_drafted_id_is_the_first_number_the_reply_has_not_used(tiny_tokenizer):
+    """From the latest message that has a number (not the system prompt's date): its first number
+    the reply does not hold yet, so a second call takes the next id."""
+    tok = tiny_tokenizer
+    eng = TransformersEngine(OracleModel(tok, ""), tok, name="oracle")
+    system = "<|im_start|>system\nToday is 2026-03-05.<|im_end|>\n"
+    header = "<|im_start|>assistant\n"
+    start = '<tool_call>{"name":"update_task","arguments":{"task_id":'
+
+    def drafted(prompt: str, output: str = start) -> str:
+        seq = _seq(tok, prompt, output)
+        return tok.decode(eng._copy_from_prompt(seq, 8)[0])
+
+    assert drafted(system + "<|im_start|>user\nregarding task 274, the deadline moves to July 21<|im_end|>\n"
+                   + header) == "274"
+    earlier = (system + "<|im_start|>user\nadd buy milk<|im_end|>\n" + header
+               + '<tool_call>{"name":"create_task","arguments":{"title":"buy milk"}}</tool_call><|im_end|>\n'
+               + '<|im_start|>tool\n{"id":157,"title":"buy milk"}<|im_end|>\n'
+               + "<|im_start|>user\nmark it done<|im_end|>\n" + header)
+    assert drafted(earlier) == "157"
+    both = system + "<|im_start|>user\nset 139 to low and complete 143<|im_end|>\n" + header
+    assert drafted(both, '<tool_call>{"name":"update_task","arguments":{"task_id":139,"priority":"low"}}</tool_call>\n'
+                   + start) == "143"
+    assert drafted(system + "<|im_start|>user\nmark it done<|im_end|>\n" + header) == ""  # only the date
+
+
+def test_a_quoted_span_is_drafted_where_a_string_value_starts(tiny_tokenizer):
+    """A span the user quoted is drafted as soon as a string value opens (with the argument's
+    usual end), so a quoted title costs no pass of its own: same text, fewer passes. (The named
+    tool makes the grammar force the call up to the title's opening quote.)"""
+    turns = [(text, _create(title)) for text, title in (
+        ("please add 'buy milk' today", "buy milk"), ("a todo: 'call mom' asap", "call mom"),
+        ("new one 'the end' ok", "the end"), ("hey add 'call dad' now", "call dad"))]
+    without = _last_turn_passes(tiny_tokenizer, turns,
+                                lambda eng: setattr(eng, "_quoted_from_prompt", lambda *args: ([], False)),
+                                tool_choice="create_task")
+    assert _last_turn_passes(tiny_tokenizer, turns, tool_choice="create_task") < without
+    seq = _seq(tiny_tokenizer, "<|im_start|>user\nadd 'a' and it's 'b' ok<|im_end|>\n<|im_start|>assistant\n",
+               '<tool_call>{"name":"create_task","arguments":{"title":"a","description":"')
+    eng = TransformersEngine(OracleModel(tiny_tokenizer, ""), tiny_tokenizer, name="oracle")
+    assert tiny_tokenizer.decode(eng._copy_from_prompt(seq, 8)[0]) == "b"  # 'a' is used; it's is no quote
+
+
+def test_a_run_the_model_began_its_own_way_is_resumed(tiny_tokenizer):
+    """Where the drafted end of a value was wrong (the call goes on with another argument), the
+    next pass drafts the rest of the run that begins the way the model went: fewer passes."""
+    prio = '<tool_call>{"name":"create_task","arguments":{"title":"%s","priority":"high"}}</tool_call>'
+    turns = [(f"add {t}", _create(t)) for t in ("buy milk", "call mom", "the end")]
+    turns += [(f"add {t} high", prio % t) for t in ("walk dog", "pay rent", "call dad")]
+    without = _last_turn_passes(tiny_tokenizer, turns, lambda eng: setattr(eng.value_ends, "resume", lambda pieces: ""))
+    assert _last_turn_passes(tiny_tokenizer, turns) < without
+
+
+def test_seeded_replies_draft_from_the_first_request(tiny_tokenizer):
+    """Replies a tuned model was trained on, counted before serving, give its first request the
+    drafts a warm server would have: same text, fewer passes."""
+    target = '<tool_call>{"name":"list_tasks","arguments":{"status":"done","priority":"low"}}</tool_call>'
+    request = req(load_tools("taskapi"), messages=[Message(role="user", content="what is finished?")], max_tokens=80)
+    passes = {}
+    for seeded in (False, True):
+        model = OracleModel(tiny_tokenizer, target)
+        eng = TransformersEngine(model, tiny_tokenizer, name="oracle")
+        if seeded:
+            assert eng.seed_drafts([target, "Sure.", target, ""]) == 3
+        assert run(eng, request)[0] == target
+        passes[seeded] = len(model.calls)
+    assert passes[True] < passes[False], passes
+    off = TransformersEngine(OracleModel(tiny_tokenizer, target), tiny_tokenizer, name="oracle", speculate=0)
+    assert off.seed_drafts([target]) == 0
+
+
+def test_load_engine_seeds_drafts_from_the_models_saved_replies(tiny_model_dir, tmp_path):
+    import shutil
+
+    from tooltune.core.replies import save_replies
+    from tooltune.engine.factory import load_engine
+
+    model_dir = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model_dir)
+    assert len(load_engine(model_dir).history) == 0
+    save_replies(model_dir, ['<tool_call>{"name":"list_tasks","arguments":{}}</tool_call>', "Done.", "Sure, which one?"])
+    eng = load_engine(model_dir)
+    assert len(eng.history) == 3 and len(eng.value_ends) == 1  # the call's name and what followed it

@@ -12,6 +12,7 @@ def make_run_dir(root, base_dir, seed: int = 1, tool_tokens: bool = False):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from tooltune.core.format import PromptFormat
+    from tooltune.core.replies import save_replies
 
     torch.manual_seed(seed)
     model_dir = root / "model"
@@ -36,6 +37,7 @@ def make_run_dir(root, base_dir, seed: int = 1, tool_tokens: bool = False):
     PromptFormat().save(model_dir)
     (model_dir / "tooltune_base.yaml").write_text(yaml.safe_dump({"base": str(base_dir)}))
     (model_dir / "train_config.yaml").write_text("{}\n")
+    save_replies(model_dir, ['<tool_call>{"name":"list_tasks","arguments":{}}</tool_call>', "Done."])
     return root
 
 

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from tooltune.core.format import render_prompt
 from tooltune.core.format.tokens import IM_END
 from tooltune.core.models import load_model
+from tooltune.core.replies import load_replies
 from tooltune.export import ExportError, export_hf
 from tooltune.export.cli import export as export_cmd
 
@@ -64,6 +65,7 @@ def test_stops_at_im_end_and_keeps_prompt_format(hf_dir):
     eos = gen["eos_token_id"] if isinstance(gen["eos_token_id"], list) else [gen["eos_token_id"]]
     assert tok.convert_tokens_to_ids(IM_END) in eos
     assert (hf_dir / "prompt_format.yaml").is_file()
+    assert load_replies(hf_dir) == ['<tool_call>{"name":"list_tasks","arguments":{}}</tool_call>', "Done."]
     assert (hf_dir / "model.safetensors").is_file()
 
 

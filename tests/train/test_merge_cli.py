@@ -5,6 +5,7 @@ from typer.testing import CliRunner
 from tooltune.cli import app
 from tooltune.core.format import PromptFormat, chat_template
 from tooltune.core.models import load_model
+from tooltune.core.replies import load_replies
 from tooltune.core.tools import load_tools
 
 runner = CliRunner()
@@ -26,6 +27,7 @@ def test_train_merge_reload(tiny_model_dir, train_jsonl, tmp_path):
     tok = AutoTokenizer.from_pretrained(merged)
     assert tok.chat_template == chat_template(PromptFormat())
     assert (merged / "prompt_format.yaml").is_file()
+    assert load_replies(merged) == load_replies(run / "model") != []
     msgs = [{"role": "user", "content": "add a task to buy milk"}]
     tools = [t.model_dump() for t in load_tools("taskapi")]
     tuned, tuned_tok, _ = load_model(run)

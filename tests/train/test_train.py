@@ -5,7 +5,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from tooltune.core.dataset import read_conversations
+from tooltune.core.format import render_assistant_body
 from tooltune.core.models import load_model
+from tooltune.core.replies import load_replies
 from tooltune.train.checkpoint import last_checkpoint
 from tooltune.train.config import make_config
 from tooltune.train.trainer import train
@@ -33,6 +36,11 @@ def test_lora_run_writes_the_run_dir_contract(tiny_model_dir, train_jsonl, eval_
     assert {"loss", "lr", "tokens_per_s", "elapsed_s"} <= set(rows[0])
     assert "eval_loss" in rows[-1] and (run / "loss.png").stat().st_size > 1000
     assert res.summary["added_tokens"] == ["<tool_call>", "</tool_call>"]
+    # A sample of the training replies, for serving's drafts (tooltune.core.replies).
+    replies = load_replies(model_dir)
+    assert replies and any(r.startswith("<tool_call>") for r in replies)
+    assert set(replies) <= {render_assistant_body(m.content, m.tool_calls)
+                            for _, conv, _ in read_conversations(train_jsonl) for m in conv.messages if m.role == "assistant"}
 
 
 def test_training_changes_trained_parameters_only(tiny_model_dir, train_jsonl, tmp_path):

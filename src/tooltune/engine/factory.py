@@ -67,7 +67,8 @@ def load_engine(
         raise ValueError(f"unknown backend {backend!r} (use {' or '.join(BACKENDS)})")
     import torch
 
-    from tooltune.core.models import load_model
+    from tooltune.core.models import load_model, resolve
+    from tooltune.core.replies import load_replies
 
     from .openmp import release_thread_team
     from .quantize import quantize_model  # imports torch: only when a transformers engine is built
@@ -78,7 +79,7 @@ def load_engine(
     model = quantize_model(model, quantize)
     _release_freed_memory()
     release_thread_team()  # loading ran torch here; this thread's idle OpenMP team would slow the engine's
-    return TransformersEngine(
+    engine = TransformersEngine(
         model, tokenizer, fmt,
         name=name or str(spec),
         constrained=constrained,
@@ -87,6 +88,9 @@ def load_engine(
         jump_forward=jump_forward,
         speculate=speculate,
     )
+    # A tuned model's training replies seed the drafts from recent outputs (tooltune.core.replies).
+    engine.seed_drafts(load_replies(resolve(spec).fmt_dir))
+    return engine
 
 
 def _load_llamacpp(spec: str | Path, *, constrained: bool, name: str | None, threads: int | None,

@@ -9,13 +9,14 @@ stream never blocks the others and no two threads touch the model at once.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import queue
 import re
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator, Callable, Iterable
 
 from tooltune.core.format import PromptFormat
 from tooltune.core.format.tokens import IM_END, IM_START, TOOL_CALL_CLOSE, TOOL_CALL_OPEN
@@ -40,6 +41,10 @@ so one pass often yields several tokens. Where the prompt has nothing to copy, t
 outputs propose the call's structure (``OutputHistory``). Outputs are identical to plain greedy
 decoding."""
 
+RUN_TOKENS = 12
+"""Draft length once a value-end run is in the draft (see ``_draft``); up to 12 rows a pass stays
+on the int8 kernel (``tooltune.engine.quantize``)."""
+
 PASS_TOKENS = 64
 """Tokens one forward pass may take across the rows it advances: each row's forced run and draft
 are cut to an equal share (a lone row gets them all), so one long run cannot make every row of a
@@ -63,6 +68,9 @@ _QUOTES = {'"': '"', "'": "'", "\u201c": "\u201d", "\u2018": "\u2019", "\u00ab":
 """Opening quote -> closing quote: a value the user quoted ends at its closing quote."""
 
 _NUMBER = re.compile(r"-?\d+")
+
+_QUOTED = re.compile("|".join(f"(?<!\\w){re.escape(o)}([^{re.escape(c)}\n]+){re.escape(c)}(?!\\w)" for o, c in _QUOTES.items()))
+"""A span the user quoted: an opening quote not inside a word, up to its closing quote."""
 
 IDLE_GRACE_S = 0.25
 """How long the worker waits for another request before it tidies up for a pause (trims the heap,
@@ -218,6 +226,22 @@ class TransformersEngine:
         self._threads = torch.get_num_threads()  # OpenMP thread counts are per thread: the worker sets it again
 
     # ---- public API -------------------------------------------------------------------
+
+    def seed_drafts(self, replies: Iterable[str]) -> int:
+        """Count ``replies`` (assistant turns as the model writes them: a tuned model's training
+        replies, ``tooltune.core.replies``) in the draft statistics as if they were recent
+        outputs, so the first requests draft a call's structure too. Call before serving.
+        Returns how many were counted."""
+        if self.history is None or self.value_ends is None:
+            return 0
+        n = 0
+        for text in replies:
+            ids = self.tokenizer.encode(text, add_special_tokens=False)
+            if ids:
+                self.history.add(ids + [self.end_of_turn_id])
+                self.value_ends.add(ids, self._pieces(ids))
+                n += 1
+        return n
 
     @property
     def constraints(self) -> ConstraintCompiler:
@@ -579,15 +603,26 @@ class TransformersEngine:
 
     def _draft(self, seq: _Seq, limit: int) -> list[int]:
         """A copy from the prompt (``_copy_from_prompt``; where it ends an argument value, the
-        tokens that usually follow the value: ``ValueEnds``), then what followed the current
-        output's tail in recent outputs (``OutputHistory``); cut where the grammar would refuse
-        one, at an end of turn, or near the budget's end. The matcher accepts them now;
-        ``_verify`` rolls back what the model does not confirm."""
-        room = min(limit, self.speculate, seq.budget - len(seq.ids) - CLOSE_RESERVE - 1)
+        tokens that usually follow the value: ``ValueEnds``), or the rest of such a run that the
+        output began its own way (``ValueEnds.resume``); then what followed the current output's
+        tail in recent outputs (``OutputHistory``). Cut where the grammar would refuse a token, at
+        an end of turn, or near the budget's end. A draft is at most ``speculate`` tokens, or
+        ``RUN_TOKENS`` once a value-end run is in it: a long title should not cost a pass of its
+        own for the ``</tool_call>`` after it. The matcher accepts them now; ``_verify`` rolls
+        back what the model does not confirm."""
+        left = seq.budget - len(seq.ids) - CLOSE_RESERVE - 1
+        room = min(limit, self.speculate, left)
         if room <= 0 or not seq.ids:
             return []
+        wide = min(limit, max(self.speculate, RUN_TOKENS), left)
         copy, quoted = self._copy_from_prompt(seq, room)
         out = self._acceptable(seq, copy)
+        if not out and self.value_ends is not None:
+            # Partway through what usually follows a value (``","`` of ``","due_date":"``).
+            pieces = self._pieces(seq.ids)
+            rest = self.value_ends.resume(pieces)
+            out = self._acceptable(seq, self._continue(seq, "".join(pieces), rest)[:wide]) if rest else []
+            room = wide if out else room
         if copy and self.value_ends is not None:
             # Where the copied value ends, the call's usual next tokens ride on the same pass.
             ended = quoted or len(out) < len(copy)
@@ -595,7 +630,8 @@ class TransformersEngine:
             if drop and seq.matcher is not None:
                 seq.matcher.rollback(drop)
             out = out[:len(out) - drop]
-            out += self._acceptable(seq, run[:room - len(out)])
+            out += self._acceptable(seq, run[:wide - len(out)])
+            room = wide if run else room
         if len(out) < room and self.history is not None:
             out += self._acceptable(seq, self.history.propose(seq.ids + out, room - len(out)))
         self.stats.draft_tokens += len(out)
@@ -627,6 +663,8 @@ class TransformersEngine:
                 rest = rest[:rest.index(close)]
             tokens = self._continue(seq, text, rest)
             return tokens[:room], quoted and len(tokens) <= room
+        if values and values[-1][3] is None and values[-1][2] == len(text) - 1 and text[-1] == '"':
+            return self._quoted_from_prompt(seq, text, room)
         in_call = text.rfind(TOOL_CALL_OPEN) > text.rfind(TOOL_CALL_CLOSE)
         if in_call and text.endswith('":') and (not values or values[-1][3] is not None):
             return self._number_from_prompt(seq, text, room)
@@ -637,17 +675,41 @@ class TransformersEngine:
         return [], False
 
     def _number_from_prompt(self, seq: _Seq, text: str, room: int) -> tuple[list[int], bool]:
-        """At the start of an argument value that may be a number (``"task_id":``): the last
-        number of the prompt's last message (``complete task #43 please``), which then ends the
-        value. Ids are what numbers in calls mostly are; a wrong guess costs a few slots."""
-        source = self._prompt_text(seq)
-        header = source.rfind(IM_START)
-        message = source[source.rfind(IM_START, 0, max(0, header)) + len(IM_START):header]
-        numbers = _NUMBER.findall(message)
-        if not numbers:
+        """At the start of an argument value that may be a number (``"task_id":``): the first
+        number of the latest message that has one (``regarding task 274, the deadline moves to
+        July 21``; ``mark it done`` after ``Created task 157``) that the reply has not used yet
+        (the second of two calls takes the next one), which then ends the value. Ids are what
+        numbers in calls mostly are; a wrong guess costs a few slots."""
+        reply = text[text.find(TOOL_CALL_OPEN):] if TOOL_CALL_OPEN in text else ""
+        used = set(_NUMBER.findall(reply))
+        numbers = next((found for message in reversed(self._messages(seq)) if (found := _NUMBER.findall(message))), [])
+        fresh = [n for n in numbers if n not in used]
+        if not fresh:
             return [], False
-        tokens = self._continue(seq, text, numbers[-1])
+        tokens = self._continue(seq, text, fresh[0])
         return tokens[:room], len(tokens) <= room
+
+    def _quoted_from_prompt(self, seq: _Seq, text: str, room: int) -> tuple[list[int], bool]:
+        """At the start of a string value: the first span the user's message (the prompt's last
+        message, when the user wrote it) quotes (``add 'pack for the trip' ...``) that the call
+        does not hold yet, which then ends the value. A value the user bothered to quote is the
+        one a call most often takes."""
+        call = text[text.rfind(TOOL_CALL_OPEN):]
+        messages = self._messages(seq)
+        if not messages or not messages[-1].startswith("user"):
+            return [], False
+        for m in _QUOTED.finditer(messages[-1]):
+            span = json.dumps(next(g for g in m.groups() if g is not None), ensure_ascii=False)[1:-1]
+            if span not in call:
+                tokens = self._continue(seq, text, span)
+                return tokens[:room], len(tokens) <= room
+        return [], False
+
+    def _messages(self, seq: _Seq) -> list[str]:
+        """The prompt's messages after the system prompt, as rendered (role line included), oldest
+        first; the reply's own header is left out."""
+        chunks = self._prompt_text(seq).split(IM_START)[1:-1]
+        return [c for c in chunks if not c.startswith("system")]
 
     def _prompt_text(self, seq: _Seq) -> str:
         """The request's prompt as text (decoded once per request)."""

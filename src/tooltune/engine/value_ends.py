@@ -13,6 +13,7 @@ call's end, saving the pass that would otherwise decide it.
 from __future__ import annotations
 
 import bisect
+import re
 from collections import Counter, deque
 from typing import Sequence
 
@@ -26,6 +27,12 @@ MIN_COUNT = 2
 MIN_SHARE = 0.3
 """...and at least this share of the time. Lower than ``OutputHistory``'s bar: the draft rides on
 a pass that runs anyway, so a wrong guess costs a few token slots while a right one saves a pass."""
+
+NAME = "\x00name"
+"""The argument key under which the runs after a call's name are counted."""
+
+_NAME = re.compile(re.escape(TOOL_CALL_OPEN) + r'\s*\{\s*"name"\s*:\s*"([^"\\]*)"')
+"""A call's opening up to the closing quote of its name."""
 
 _SCALAR = frozenset("-+.eE0123456789abcdefghijklmnopqrstuvwxyz")
 
@@ -123,27 +130,29 @@ class ValueEnds:
         self.min_share = min_share
         self._entries: deque[tuple[tuple[str | None, str], tuple[int, ...]]] = deque(maxlen=max_entries)
         self._counts: dict[tuple[str | None, str], Counter[tuple[int, ...]]] = {}
+        self._texts: dict[tuple[int, ...], str] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def add(self, tokens: Sequence[int], pieces: Sequence[str]) -> None:
-        """Count what followed each finished argument value of a completion (``pieces``: each
-        token's text). A run starts at the token that opens with the value's end (the closing
-        quote, or the character after a number) and ends with the token that opens the next value,
-        or with ``</tool_call>``; values whose end shares a token with their content are skipped."""
+        """Count what followed each finished argument value, and each call's name, in a completion
+        (``pieces``: each token's text). A run starts at the token that opens with the value's end
+        (the closing quote, or the character after a number) and ends with the token that opens
+        the next value, or with ``</tool_call>``; values whose end shares a token with their
+        content are skipped. After a name, the key is ``(name, NAME)``."""
         starts = _offsets(pieces)
         text = "".join(pieces)
         values = argument_values(text)
-        for n, (tool, key, _, end) in enumerate(values):
-            if end is None:
-                continue
-            closing = end - 1 if text[end - 1] == '"' else end
+        ends = [(tool, key, end - 1 if text[end - 1] == '"' else end, end)
+                for tool, key, _, end in values if end is not None]
+        ends += [(m.group(1), NAME, m.end() - 1, m.end()) for m in _NAME.finditer(text)]
+        for tool, key, closing, end in ends:
             first = bisect.bisect_right(starts, closing) - 1
             if first >= len(tokens) or starts[first] != closing:
                 continue
-            nxt = values[n + 1] if n + 1 < len(values) and values[n + 1][0] == tool else None
             close_at = text.find(TOOL_CALL_CLOSE, end)
+            nxt = next((v for v in values if v[2] >= end), None)
             if nxt is not None and (close_at < 0 or nxt[2] < close_at):
                 last = bisect.bisect_right(starts, nxt[2]) - 1  # the token holding the next value's first character
                 if starts[last + 1] != nxt[2] + 1 or text[nxt[2]] != '"':
@@ -154,9 +163,9 @@ class ValueEnds:
                 continue
             if last < first:
                 continue
-            self._count((tool, key), tuple(tokens[first:last + 1]))
+            self._count((tool, key), tuple(tokens[first:last + 1]), "".join(pieces[first:last + 1]))
 
-    def _count(self, key: tuple[str | None, str], run: tuple[int, ...]) -> None:
+    def _count(self, key: tuple[str | None, str], run: tuple[int, ...], text: str) -> None:
         if len(self._entries) == self._entries.maxlen:
             old_key, old_run = self._entries[0]
             counts = self._counts[old_key]
@@ -167,6 +176,7 @@ class ValueEnds:
                     del self._counts[old_key]
         self._entries.append((key, run))
         self._counts.setdefault(key, Counter())[run] += 1
+        self._texts[run] = text  # runs are few (a handful per argument): never pruned
 
     def follow(self, tool: str | None, argument: str) -> list[int]:
         """The usual run after ``argument``'s value in calls of ``tool``, or [] (none common enough)."""
@@ -193,3 +203,33 @@ class ValueEnds:
         if closing < starts[first_copied] or j >= len(pieces) or starts[j] != closing:
             return 0, []  # closed before the copy, or inside a token that holds value text too
         return len(pieces) - j, self.follow(tool, argument)
+
+    def resume(self, pieces: Sequence[str]) -> str:
+        """The rest of the usual run, as text, when an output stopped partway through one: the
+        model ended a value and took a turn the drafted run did not (``","`` where
+        ``"}}</tool_call>`` was drafted), or ended it itself (a lone ``"``). Among the runs that
+        followed the value and begin with the text since its end, the confident one's remaining
+        text (``due_date":"``, ``}}</tool_call>``), or "". Text, not tokens: the model may have
+        split the run differently (``"`` then ``}}`` where the run was ``"}}``)."""
+        text = "".join(pieces)
+        call = text.rfind(TOOL_CALL_OPEN)
+        if call < 0 or call < text.rfind(TOOL_CALL_CLOSE):
+            return ""
+        values = [v for v in argument_values(text) if v[2] > call]
+        if values:
+            tool, argument, _, end = values[-1]
+            if end is None:
+                return ""
+            done = text[end - 1 if text[end - 1] == '"' else end:]
+        else:  # after the call's name: its usual arguments' opening (``{"status":"``)
+            name = _NAME.match(text, call)
+            if name is None:
+                return ""
+            tool, argument, done = name.group(1), NAME, text[name.end() - 1:]
+        runs: Counter[str] = Counter()
+        for run, k in self._counts.get((tool, argument), {}).items():
+            run_text = self._texts[run]
+            if len(run_text) > len(done) and run_text.startswith(done):
+                runs[run_text] += k
+        run_text = confident(runs, self.min_count, self.min_share)
+        return run_text[len(done):] if run_text is not None else ""

@@ -2,7 +2,8 @@
 
 Merged safetensors (the LoRA adapter folded in), the tokenizer with the tooltune chat template
 (``chat_template.jinja``, which transformers and vLLM both read), ``generation_config.json``
-that stops at ``<|im_end|>``, and ``prompt_format.yaml`` so tooltune's own eval/serve can read it back.
+that stops at ``<|im_end|>``, and ``prompt_format.yaml`` (with the sample replies, when the run
+saved them) so tooltune's own eval/serve can read it back.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from ..core.format.tokens import IM_END
 from ..core.models import ModelNotFound, load_model, resolve
+from ..core.replies import load_replies, save_replies
 from .common import ExportError, staged_output
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
@@ -55,4 +57,7 @@ def export_hf(spec: str | Path, out: str | Path, dtype: str = "auto", overwrite:
         model.save_pretrained(tmp, safe_serialization=True)
         tok.save_pretrained(tmp)  # carries our chat template (load_model installed it)
         fmt.save(tmp)
+        replies = load_replies(resolve(spec).fmt_dir)
+        if replies:
+            save_replies(tmp, replies)
     return Path(out)

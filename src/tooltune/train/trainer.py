@@ -20,6 +20,7 @@ from typing import Any, Callable
 import yaml
 
 from tooltune.core.format import PromptFormat
+from tooltune.core.replies import sample_replies, save_replies
 
 from .budget import TimeBudget
 from .checkpoint import checkpoint_total_steps, last_checkpoint, load_checkpoint, load_loss_state, save_checkpoint
@@ -373,16 +374,18 @@ def train(
         with metrics_path.open("a") as metrics:
             metrics.write(json.dumps({"step": total_steps, "eval_loss": summary["eval_loss"]}) + "\n")
     if main:
-        save_model(unwrapped, tok, fmt, cfg, model_dir)
+        save_model(unwrapped, tok, fmt, cfg, model_dir, replies=sample_replies(convs))
         plot_loss(metrics_path, run_dir / "loss.png")
         (run_dir / "train_summary.json").write_text(json.dumps(summary, indent=2))
     accelerator.wait_for_everyone()
     return TrainResult(run_dir, total_steps, False, summary, main)
 
 
-def save_model(model: Any, tok: Any, fmt: PromptFormat, cfg: TrainConfig, model_dir: Path) -> None:
+def save_model(model: Any, tok: Any, fmt: PromptFormat, cfg: TrainConfig, model_dir: Path,
+               replies: list[str] | None = None) -> None:
     """The run-dir contract (see ``tooltune.core.models``): weights or adapter, tokenizer with the
-    chat template, prompt_format.yaml, train_config.yaml (+ tooltune_base.yaml for adapters)."""
+    chat template, prompt_format.yaml, train_config.yaml (+ tooltune_base.yaml for adapters), and
+    a sample of the training data's replies (``tooltune.core.replies``: serving seeds its drafts)."""
     from tooltune.core.models import BASE_FILE
 
     tmp = model_dir.with_name(model_dir.name + ".tmp")
@@ -394,6 +397,8 @@ def save_model(model: Any, tok: Any, fmt: PromptFormat, cfg: TrainConfig, model_
     tok.save_pretrained(tmp)
     fmt.save(tmp)
     save_config(cfg, tmp / "train_config.yaml")
+    if replies:
+        save_replies(tmp, replies)
     if cfg.method == "lora":
         (tmp / BASE_FILE).write_text(yaml.safe_dump({"base": cfg.base}))
     shutil.rmtree(model_dir, ignore_errors=True)
