@@ -5,7 +5,8 @@ Training writes a sample of the training data's assistant turns (as the model wr
 them back to seed its drafts from recent outputs (``tooltune.engine.output_history``,
 ``tooltune.engine.value_ends``). A fresh server then drafts a call's structure (``"}}</tool_call>``,
 ``","due_date":"``) from its first request instead of after a few dozen: the tuned model writes
-what it was trained on. Drafts are verified against greedy decoding, so outputs do not change.
+what it was trained on. Drafts are verified against greedy decoding, so outputs do not change
+(up to the float rounding that ``tooltune.engine.hf_engine`` describes).
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ string value, ``","due_date":"`` after a title, the same ids and statuses. Promp
 propose those tokens (they are not in the user's message), but the last completions hold them.
 The history counts, for every recent n-gram of output tokens, which token followed it; a draft
 grows while the longest matching n-gram names one follower confidently. The engine keeps a
-draft only as far as greedy decoding agrees, so outputs never change, only the number of
+draft only as far as greedy decoding agrees, so outputs do not change (up to float rounding,
+see ``hf_engine.SPECULATE_TOKENS``), only the number of
 forward passes. Drafting is not free (a pass over several tokens costs more than over one), so
 only confident predictions are proposed.
 """
