@@ -43,6 +43,7 @@ def test_needs_evidence_and_a_share():
     ends2.add(list(range(len(CALL))), CALL)  # three entries (task_id, title, the name): two kept
     ends2.add(list(range(100, 100 + len(other))), other)  # four more: the first call's are forgotten
     assert ends2.follow("update_task", "task_id") == []
+    assert len(ends2._texts) <= 2  # a forgotten run's text goes with it
 
 
 def test_after_a_copy_that_stops_inside_or_runs_past_a_value():

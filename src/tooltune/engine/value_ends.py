@@ -130,7 +130,8 @@ class ValueEnds:
         self.min_share = min_share
         self._entries: deque[tuple[tuple[str | None, str], tuple[int, ...]]] = deque(maxlen=max_entries)
         self._counts: dict[tuple[str | None, str], Counter[tuple[int, ...]]] = {}
-        self._texts: dict[tuple[int, ...], str] = {}
+        self._texts: dict[tuple[tuple[str | None, str], tuple[int, ...]], str] = {}
+        """Each counted run's text (``resume`` matches by text)."""
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -172,11 +173,12 @@ class ValueEnds:
             counts[old_run] -= 1
             if counts[old_run] <= 0:
                 del counts[old_run]
+                del self._texts[old_key, old_run]
                 if not counts:
                     del self._counts[old_key]
         self._entries.append((key, run))
         self._counts.setdefault(key, Counter())[run] += 1
-        self._texts[run] = text  # runs are few (a handful per argument): never pruned
+        self._texts[key, run] = text
 
     def follow(self, tool: str | None, argument: str) -> list[int]:
         """The usual run after ``argument``'s value in calls of ``tool``, or [] (none common enough)."""
@@ -228,7 +230,7 @@ class ValueEnds:
             tool, argument, done = name.group(1), NAME, text[name.end() - 1:]
         runs: Counter[str] = Counter()
         for run, k in self._counts.get((tool, argument), {}).items():
-            run_text = self._texts[run]
+            run_text = self._texts[(tool, argument), run]
             if len(run_text) > len(done) and run_text.startswith(done):
                 runs[run_text] += k
         run_text = confident(runs, self.min_count, self.min_share)
