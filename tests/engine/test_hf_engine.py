@@ -465,3 +465,16 @@ def test_load_engine_seeds_drafts_from_the_models_saved_replies(tiny_model_dir, 
     save_replies(model_dir, ['<tool_call>{"name":"list_tasks","arguments":{}}</tool_call>', "Done.", "Sure, which one?"])
     eng = load_engine(model_dir)
     assert len(eng.history) == 3 and len(eng.value_ends) == 1  # the call's name and what followed it
+
+
+def test_close_stops_the_worker_and_a_later_request_starts_another(tiny_tokenizer):
+    target = '<tool_call>{"name":"list_tasks","arguments":{}}</tool_call>'
+    eng = TransformersEngine(OracleModel(tiny_tokenizer, target), tiny_tokenizer, name="oracle")
+    request = req(load_tools("taskapi"), messages=[Message(role="user", content="what's open?")], max_tokens=40)
+    assert run(eng, request)[0] == target
+    worker = eng._worker
+    eng.close()
+    assert not worker.is_alive()
+    eng.close()  # idempotent
+    assert run(eng, request)[0] == target and eng._worker is not worker
+    eng.close()

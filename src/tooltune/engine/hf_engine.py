@@ -9,12 +9,14 @@ stream never blocks the others and no two threads touch the model at once.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import logging
 import queue
 import re
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Callable, Iterable
 
@@ -167,6 +169,16 @@ def _trim_heap() -> None:
         pass
 
 
+_STOP = object()
+"""Queued instead of a job: the worker returns (``TransformersEngine.close``)."""
+
+
+def _close_at_exit(ref: "weakref.ref[TransformersEngine]") -> None:
+    engine = ref()
+    if engine is not None:
+        engine.close()
+
+
 class TransformersEngine:
     """Engine over a loaded causal LM (see ``load_engine`` for loading by name)."""
 
@@ -297,7 +309,20 @@ class TransformersEngine:
             if self._worker is None or not self._worker.is_alive():
                 self._worker = threading.Thread(target=self._run, name=f"engine-{self.name}", daemon=True)
                 self._worker.start()
+                atexit.register(_close_at_exit, weakref.ref(self))
         self._jobs.put(job)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop the worker thread; requests still queued or running get an ``EngineError``. A later
+        request starts a new worker. Runs at interpreter exit too: a worker still idling inside
+        torch while the interpreter tears down aborted the process ('terminate called without an
+        active exception') when a process had run two engines."""
+        with self._start_lock:
+            worker = self._worker
+            if worker is None or not worker.is_alive():
+                return
+            self._jobs.put(_STOP)
+            worker.join(timeout)
 
     def _run(self) -> None:
         from .batch import DecodeBatch
@@ -322,6 +347,13 @@ class TransformersEngine:
                         pending.append(self._jobs.get_nowait())
                     except queue.Empty:
                         break
+                if _STOP in pending:
+                    for job in pending:
+                        if job is not _STOP:
+                            job.emit(EngineError("the engine is shutting down"))
+                    for seq in active:
+                        seq.job.emit(EngineError("the engine is shutting down"))
+                    return
                 for job in pending:
                     if job.cancelled:
                         continue
