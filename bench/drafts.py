@@ -30,21 +30,25 @@ def replay(engine, turns) -> dict:
     from tooltune.engine.base import GenerationRequest, SamplingParams
 
     texts, times, single = [], [], []
-    passes = 0
+    passes = drafted = accepted = 0
     for i, turn in enumerate(turns):
-        before = engine.stats.decode_passes
+        st = engine.stats
+        before, drafted_before, accepted_before = st.decode_passes, st.draft_tokens, st.accepted_tokens
         start = time.perf_counter()
         text, _ = engine.generate_text(GenerationRequest(messages=turn["messages"], tools=turn["tools"],
                                                          sampling=SamplingParams(max_tokens=128, temperature=0)))
         took = time.perf_counter() - start
         texts.append(text)
         if i >= WARMUP:
-            passes += engine.stats.decode_passes - before
+            passes += st.decode_passes - before
+            drafted += st.draft_tokens - drafted_before
+            accepted += st.accepted_tokens - accepted_before
             times.append(took)
             if len(turn["expected"]) == 1:
                 single.append(took)
     n = len(times)
     return {"texts": texts, "passes_per_turn": round(passes / n, 2),
+            "drafted_per_turn": round(drafted / n, 1), "accepted_per_turn": round(accepted / n, 1),
             "p50_ms": round(1000 * statistics.median(times)), "mean_ms": round(1000 * statistics.mean(times)),
             "single_p50_ms": round(1000 * statistics.median(single)) if single else None}
 
@@ -77,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{n} turns after {WARMUP} warm-up ({'unseeded' if args.no_seed else 'seeded'} drafts)")
     for name, r in (("drafts", with_drafts), ("no drafts", plain)):
         print(f"  {name:10s} passes/turn {r['passes_per_turn']:5.2f}  p50 {r['p50_ms']} ms  mean {r['mean_ms']} ms"
-              f"  single-call p50 {r['single_p50_ms']} ms")
+              f"  single-call p50 {r['single_p50_ms']} ms  drafted/accepted tokens per turn"
+              f" {r['drafted_per_turn']}/{r['accepted_per_turn']}")
     print(f"  speedup p50 {plain['p50_ms'] / with_drafts['p50_ms']:.2f}x, mean {plain['mean_ms'] / with_drafts['mean_ms']:.2f}x;"
           f" identical outputs {same}/{len(turns)}")
     if args.json:
