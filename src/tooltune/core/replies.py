@@ -56,3 +56,11 @@ def load_replies(directory: Path | None) -> list[str]:
         if isinstance(reply, str) and reply:
             replies.append(reply)
     return replies
+
+
+def copy_replies(source: Path | None, target: Path) -> None:
+    """Carry the replies saved in ``source`` (if any) to the model directory ``target``
+    (``tooltune merge``, ``tooltune export``)."""
+    replies = load_replies(source)
+    if replies:
+        save_replies(target, replies)

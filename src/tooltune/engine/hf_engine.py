@@ -252,10 +252,18 @@ class TransformersEngine:
         for text in replies:
             ids = self.tokenizer.encode(text, add_special_tokens=False)
             if ids:
-                self.history.add(ids + [self.end_of_turn_id])
-                self.value_ends.add(ids, self._pieces(ids))
+                self._count_output(ids, ended=True)
                 n += 1
         return n
+
+    def _count_output(self, ids: list[int], ended: bool) -> None:
+        """Add a completion to the draft statistics (``ended``: it stopped at the end of turn)."""
+        if self.history is not None:
+            # A turn's end is a follower too: without it the history would draft another call
+            # after every ``</tool_call>`` (wasted slots in the pass that decides the end).
+            self.history.add(ids + [self.end_of_turn_id] if ended else ids)
+        if self.value_ends is not None:
+            self.value_ends.add(ids, self._pieces(ids))
 
     @property
     def constraints(self) -> ConstraintCompiler:
@@ -925,12 +933,7 @@ class TransformersEngine:
             total_s=now - job.started,
         ))
         try:
-            if self.history is not None:
-                # A turn's end is a follower too: without it the history would draft another call
-                # after every ``</tool_call>`` (wasted slots in the pass that decides the end).
-                self.history.add(seq.ids + [self.end_of_turn_id] if reason == "stop" else seq.ids)
-            if self.value_ends is not None:
-                self.value_ends.add(seq.ids, self._pieces(seq.ids))
+            self._count_output(seq.ids, ended=reason == "stop")
             full = job.prompt_ids + seq.ids
             self._remember(full[: self._batch.length(seq)], self._batch.extract(seq))
         except Exception:  # the request is answered; only the caches missed this one

@@ -114,6 +114,12 @@ def _scan_call(text: str, start: int, stop: int) -> list[tuple[str | None, str, 
     return [(name, key, s, e) for key, s, e in found]
 
 
+def _run_start(text: str, end: int) -> int:
+    """Where the run after a value ending at ``end`` starts: a string's closing quote (the token
+    holding it opens the run), or the character after a number."""
+    return end - 1 if text[end - 1] == '"' else end
+
+
 def _offsets(pieces: Sequence[str]) -> list[int]:
     """Where each piece starts in their concatenation, and where the last one ends."""
     starts = [0]
@@ -145,7 +151,7 @@ class ValueEnds:
         starts = _offsets(pieces)
         text = "".join(pieces)
         values = argument_values(text)
-        ends = [(tool, key, end - 1 if text[end - 1] == '"' else end, end)
+        ends = [(tool, key, _run_start(text, end), end)
                 for tool, key, _, end in values if end is not None]
         ends += [(m.group(1), NAME, m.end() - 1, m.end()) for m in _NAME.finditer(text)]
         for tool, key, closing, end in ends:
@@ -200,7 +206,7 @@ class ValueEnds:
             return 0, self.follow(tool, argument) if stopped else []
         starts = _offsets(pieces)
         first_copied = len(pieces) - copied
-        closing = end - 1 if text[end - 1] == '"' else end
+        closing = _run_start(text, end)
         j = bisect.bisect_left(starts, closing)
         if closing < starts[first_copied] or j >= len(pieces) or starts[j] != closing:
             return 0, []  # closed before the copy, or inside a token that holds value text too
@@ -222,7 +228,7 @@ class ValueEnds:
             tool, argument, _, end = values[-1]
             if end is None:
                 return ""
-            done = text[end - 1 if text[end - 1] == '"' else end:]
+            done = text[_run_start(text, end):]
         else:  # after the call's name: its usual arguments' opening (``{"status":"``)
             name = _NAME.match(text, call)
             if name is None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..core.format.tokens import IM_END
 from ..core.models import ModelNotFound, load_model, resolve
-from ..core.replies import load_replies, save_replies
+from ..core.replies import copy_replies
 from .common import ExportError, staged_output
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
@@ -57,7 +57,5 @@ def export_hf(spec: str | Path, out: str | Path, dtype: str = "auto", overwrite:
         model.save_pretrained(tmp, safe_serialization=True)
         tok.save_pretrained(tmp)  # carries our chat template (load_model installed it)
         fmt.save(tmp)
-        replies = load_replies(resolve(spec).fmt_dir)
-        if replies:
-            save_replies(tmp, replies)
+        copy_replies(resolve(spec).fmt_dir, tmp)
     return Path(out)

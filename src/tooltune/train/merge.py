@@ -8,7 +8,7 @@ from pathlib import Path
 
 def merge(run_dir: Path, out_dir: Path) -> Path:
     from tooltune.core.models import load_model, resolve
-    from tooltune.core.replies import load_replies, save_replies
+    from tooltune.core.replies import copy_replies
 
     resolved = resolve(run_dir)
     model, tok, fmt = load_model(run_dir, dtype="float32", merge_adapter=True)
@@ -19,7 +19,5 @@ def merge(run_dir: Path, out_dir: Path) -> Path:
     src = resolved.fmt_dir
     if src is not None and (src / "train_config.yaml").is_file():
         shutil.copy(src / "train_config.yaml", out_dir / "train_config.yaml")
-    replies = load_replies(src)
-    if replies:
-        save_replies(out_dir, replies)
+    copy_replies(src, out_dir)
     return out_dir
