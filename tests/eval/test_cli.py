@@ -125,7 +125,7 @@ def test_engine_options_reach_the_engine_and_the_report(eval_file, engines, tmp_
     (["--model", "m", "--suite", "bfcl:java"], "unknown BFCL category"),
     (["--model", "m", "--suite", "mmlu"], "unknown suite"),
     (["--model", "m", "--suite", "taskapi-e2e"], "give --base-url"),
-    (["--model", "m", "--data", "x.jsonl", "--quantize", "int4"], "--quantize must be int8 or bf16"),
+    (["--model", "m", "--data", "x.jsonl", "--quantize", "int4"], "--quantize must be int8, w8a8, bf16"),
     (["--model", "m", "--data", "x.jsonl", "--backend", "vllm"], "--backend must be transformers or llama.cpp"),
     (["--model", "m", "--data", "x.jsonl", "--backend", "llama.cpp", "--quantize", "int8"], "applies to the transformers backend"),
 ])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from .hf_engine import SPECULATE_TOKENS, TransformersEngine
 from .llamacpp_engine import DEFAULT_SLOTS, GGUF_QUANT, LlamaCppEngine, gguf_for
@@ -18,8 +18,10 @@ BACKENDS = ("transformers", "llama.cpp")
 LLAMACPP_CONTEXT = 4096
 """Context per llama.cpp slot unless asked otherwise (its KV cache is allocated up front)."""
 
-Quantize = Literal["int8", "bf16"]
-"""int8: int8 weight-only Linear layers, per-channel scales (CPU); bf16: bfloat16 weights."""
+Quantize = Literal["int8", "w8a8", "bf16"]
+"""int8: int8 weight-only Linear layers, per-channel scales (CPU); w8a8: int8 weights and
+activations, smoothed on calibration text (CPU); bf16: bfloat16 weights."""
+QUANTIZE_MODES: tuple[str, ...] = get_args(Quantize)
 
 
 def _release_freed_memory() -> None:
@@ -52,7 +54,7 @@ def load_engine(
     """Load a model (embedded name, run dir, merged dir, HF id/path) as an engine.
 
     ``constrained``: apply grammar constraints (requests can still opt out);
-    ``quantize``: None, "int8" or "bf16"; ``threads``: torch intra-op threads (process-wide);
+    ``quantize``: None, "int8", "w8a8" or "bf16"; ``threads``: torch intra-op threads (process-wide);
     ``name``: the name the engine reports (default: the spec as given); ``speculate``: draft length
     for greedy requests, from the prompt and from recent outputs (0 turns drafting off; outputs
     are the same either way).
@@ -76,7 +78,13 @@ def load_engine(
     if threads:
         torch.set_num_threads(threads)
     model, tokenizer, fmt = load_model(spec)
-    model = quantize_model(model, quantize)
+    replies = load_replies(resolve(spec).fmt_dir)
+    calibration = []
+    if quantize == "w8a8":
+        from .w8a8 import calibration_texts
+
+        calibration = [tokenizer.encode(t, add_special_tokens=False) for t in calibration_texts(fmt, replies)]
+    model = quantize_model(model, quantize, calibration)
     _release_freed_memory()
     release_thread_team()  # loading ran torch here; this thread's idle OpenMP team would slow the engine's
     engine = TransformersEngine(
@@ -89,7 +97,7 @@ def load_engine(
         speculate=speculate,
     )
     # A tuned model's training replies seed the drafts from recent outputs (tooltune.core.replies).
-    engine.seed_drafts(load_replies(resolve(spec).fmt_dir))
+    engine.seed_drafts(replies)
     return engine
 
 

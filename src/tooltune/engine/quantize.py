@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 
-from typing import Any
+from typing import Any, Iterable
 
 import torch
 from torch import nn
@@ -96,23 +96,36 @@ def int8_weight_only(model: nn.Module) -> nn.Module:
             for name, child in list(module.named_children()):
                 if isinstance(child, nn.Linear):
                     setattr(module, name, Int8WeightOnlyLinear.from_linear(child, chunked=child is head))
-        # The float tensors left (embeddings, norms) may still point into the memory-mapped
-        # safetensors file, which keeps the whole file resident: copy them out so it unmaps.
-        for p in list(model.parameters()) + list(model.buffers()):
-            if p.dtype.is_floating_point:
-                p.data = p.data.clone()
+    unmap_float_tensors(model)
     config = getattr(model, "config", None)
     if getattr(config, "tie_word_embeddings", False):
         config.tie_word_embeddings = False  # the head is its own int8 tensor now
     return model
 
 
-def quantize_model(model: Any, quantize: str | None) -> Any:
-    """``None``/"none": as loaded (float32); "int8": int8 weight-only Linear layers; "bf16": bfloat16."""
+def unmap_float_tensors(model: nn.Module) -> None:
+    """Copy the float tensors a quantised model keeps (embeddings, norms) out of the memory-mapped
+    safetensors file they may still point into, which keeps the whole file resident."""
+    with torch.no_grad():
+        for p in list(model.parameters()) + list(model.buffers()):
+            if p.dtype.is_floating_point:
+                p.data = p.data.clone()
+
+
+def quantize_model(model: Any, quantize: str | None, calibration: Iterable[list[int]] = ()) -> Any:
+    """``None``/"none": as loaded (float32); "int8": int8 weight-only Linear layers; "w8a8": int8
+    weights and activations (``tooltune.engine.w8a8``), smoothed with the input ranges seen on
+    ``calibration`` (token id lists); "bf16": bfloat16."""
     if quantize in (None, "", "none", "fp32", "float32"):
         return model
     if quantize == "int8":
         return int8_weight_only(model)
+    if quantize == "w8a8":
+        from .w8a8 import int8_dynamic
+
+        int8_dynamic(model, calibration)
+        unmap_float_tensors(model)
+        return model
     if quantize == "bf16":
         return model.to(torch.bfloat16)
-    raise ValueError(f"unknown quantize {quantize!r} (use int8, bf16 or none)")
+    raise ValueError(f"unknown quantize {quantize!r} (use int8, w8a8, bf16 or none)")

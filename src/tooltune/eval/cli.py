@@ -26,7 +26,7 @@ def eval_command(
     suite: List[str] = typer.Option([], "--suite", help="bfcl:simple|multiple|parallel|parallel_multiple|irrelevance, or taskapi-e2e (repeatable)."),
     no_constrain: bool = typer.Option(False, "--no-constrain", help="Disable grammar-constrained decoding (in-process)."),
     max_tokens: int = typer.Option(512, "--max-tokens", min=1, help="Completion token limit per turn."),
-    quantize: Optional[str] = typer.Option(None, "--quantize", help="In-process weights to check: int8 or bf16 (default float32, as served)."),
+    quantize: Optional[str] = typer.Option(None, "--quantize", help="In-process weights to check: int8, w8a8 or bf16 (default float32, as served)."),
     backend: str = typer.Option("transformers", "--backend", help="In-process engine: transformers, or llama.cpp (the model exported to GGUF q8_0, as `tooltune serve --backend llama.cpp` runs it)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
@@ -35,8 +35,10 @@ def eval_command(
     from .cases import CasesError
     from .report import write_report
 
-    if quantize not in (None, "int8", "bf16"):
-        _fail(f"--quantize must be int8 or bf16, got {quantize!r}")
+    from tooltune.engine.factory import QUANTIZE_MODES
+
+    if quantize not in (None, *QUANTIZE_MODES):
+        _fail(f"--quantize must be {', '.join(QUANTIZE_MODES)}, got {quantize!r}")
     if backend not in ("transformers", "llama.cpp"):
         _fail(f"--backend must be transformers or llama.cpp, got {backend!r}")
     if quantize and backend != "transformers":

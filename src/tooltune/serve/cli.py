@@ -62,14 +62,16 @@ def serve(
         "Engine: transformers, or llama.cpp (the model exported to GGUF once, cached, and run by "
         "llama.cpp in this process: faster on a CPU).")),
     gguf_quant: str = typer.Option("f16", help="llama.cpp weights: f16 (same outputs as float32 on our eval) or q8_0 (faster)."),
-    quantize: str = typer.Option("none", help="transformers weights: int8 (int8 weight-only Linear layers), bf16 or none."),
+    quantize: str = typer.Option("none", help="transformers weights: int8 (int8 weight-only Linear layers), w8a8 (int8 weights and activations, calibrated), bf16 or none."),
     timeout: float = typer.Option(120.0, help="Seconds a request may take, queueing included."),
     max_concurrent: Optional[int] = typer.Option(None, help="Requests per model generating at once (default 4)."),
     speculate: int = typer.Option(8, min=0, help="Draft tokens per step for greedy requests, copied from the prompt or from recent outputs (0: off; same outputs)."),
 ) -> None:
     """Serve models behind an OpenAI-compatible API (POST /v1/chat/completions, GET /v1/models)."""
-    if quantize not in ("int8", "bf16", "none"):
-        raise _fail(f"--quantize must be int8, bf16 or none, not {quantize!r}")
+    from tooltune.engine.factory import QUANTIZE_MODES
+
+    if quantize not in (*QUANTIZE_MODES, "none"):
+        raise _fail(f"--quantize must be {', '.join(QUANTIZE_MODES)} or none, not {quantize!r}")
     if backend not in ("transformers", "llama.cpp"):
         raise _fail(f"--backend must be transformers or llama.cpp, not {backend!r}")
     if gguf_quant not in ("f16", "q8_0"):
