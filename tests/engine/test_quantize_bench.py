@@ -12,10 +12,10 @@ def bench(*args: str) -> subprocess.CompletedProcess:
 def test_prints_a_row_per_width_on_both_sides_of_the_kernel_switch(tiny_model_dir):
     done = bench("--model", str(tiny_model_dir), "--widths", "1,9", "--repeats", "1", "--threads", "1")
     assert done.returncode == 0, done.stderr[-2000:]
-    table = done.stdout.split("served/f32")[1]
+    table = done.stdout.split("w8a8/f32")[1]
     rows = [line.split() for line in table.splitlines() if line.strip()]
     assert [r[0] for r in rows] == ["1", "9"]
-    assert all(len(r) == 6 and all(float(v) > 0 for v in r[1:]) for r in rows)
+    assert all(len(r) == 8 and all(float(v) > 0 for v in r[1:]) for r in rows)
 
 
 def test_bad_widths_stop_with_a_message():

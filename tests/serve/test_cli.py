@@ -34,7 +34,8 @@ def test_parse_model_args(tmp_path):
         parse_model_args(["bad name=smollm2-135m"])
 
 
-def test_serve_builds_the_app(monkeypatch):
+@pytest.mark.parametrize("quantize", ["int8", "w8a8"])
+def test_serve_builds_the_app(monkeypatch, quantize):
     import uvicorn
 
     import tooltune.engine
@@ -51,9 +52,9 @@ def test_serve_builds_the_app(monkeypatch):
     monkeypatch.setattr(tooltune.engine, "load_engine", fake_load)
     monkeypatch.setattr(uvicorn, "run", fake_run)
     r = CliRunner().invoke(app, ["serve", "--model", "smollm2-135m", "--model", "t=gemma3-270m", "--port", "9001",
-                                 "--api-key", "k", "--no-constrain", "--quantize", "int8"])
+                                 "--api-key", "k", "--no-constrain", "--quantize", quantize])
     assert r.exit_code == 0, r.output
-    assert loaded == [("smollm2-135m", False, "int8", "smollm2-135m"), ("gemma3-270m", False, "int8", "t")]
+    assert loaded == [("smollm2-135m", False, quantize, "smollm2-135m"), ("gemma3-270m", False, quantize, "t")]
     assert ran["port"] == 9001 and ran["host"] == "127.0.0.1"
     services = ran["app"].state.services
     assert list(services) == ["smollm2-135m", "t"] and not services["t"].constrained
