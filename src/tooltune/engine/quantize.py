@@ -42,6 +42,14 @@ def _float_weight(q: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     return w
 
 
+def int8_per_channel(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``weight`` [out, in] as int8 with one float32 scale per output channel (each row uses its
+    full range): ``(int8 weight, scale)``."""
+    w = weight.detach().float()
+    scale = (w.abs().amax(dim=1) / 127.0).clamp(min=1e-12)
+    return torch.round(w / scale[:, None]).clamp(-127, 127).to(torch.int8).contiguous(), scale
+
+
 class Int8WeightOnlyLinear(nn.Module):
     """A frozen Linear layer with int8 weights and one float scale per output channel."""
 
@@ -50,8 +58,8 @@ class Int8WeightOnlyLinear(nn.Module):
         self.chunked = chunked
         """Run every input through the kernel, ``KERNEL_MAX_ROWS`` rows per call (the LM head)."""
         w = weight.detach().float()
-        scale = (w.abs().amax(dim=1) / 127.0).clamp(min=1e-12)
-        self.register_buffer("weight_int8", torch.round(w / scale[:, None]).clamp(-127, 127).to(torch.int8).contiguous())
+        q, scale = int8_per_channel(w)
+        self.register_buffer("weight_int8", q)
         # bfloat16 scales for the kernel, float32 ones for the long-input path (a few KB each).
         self.register_buffer("scale_bf16", scale.to(torch.bfloat16))
         self.register_buffer("scale", scale)
