@@ -18,7 +18,8 @@ The LM head is quantised too: a draft pass keeps the logits of every row it veri
 rows the float32 head took 8 of a 42 ms pass. Its smoothed int8 form added 0.0001 to that KL.
 Tried and not kept: one smoothing per group of layers reading the same input (q/k/v, gate/up),
 so that the group quantises it once: ~3% faster passes, a fifth more KL. The MLP's down
-projection accounts for half the KL; in float32 it halves it, at 10% more time per turn.
+projection accounts for half the KL; in float32 it halves it, at 10% more time per turn, yet
+exact match on the demo's full held-out split stayed at 67.8% (float32: 68.7%), so it stays int8.
 """
 
 from __future__ import annotations
