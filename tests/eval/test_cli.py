@@ -84,7 +84,11 @@ def test_cli_compares_models_and_writes_reports(eval_file, engines, tmp_path):
     assert t["summary"]["latency_p50_s"] is not None and t["summary"]["ttft_p50_s"] is not None
 
     md = (out / "report.md").read_text()
-    assert "| metric | smollm2-135m | tuned |" in md and "| Turn accuracy | 14.3% | 100.0% |" in md
+    assert "| metric | smollm2-135m | tuned |" in md and "| Turn accuracy (95% CI) | 14.3% (0.0–27.3) | 100.0% (100.0–100.0) |" in md
+    # the tuned model against the base, turn by turn
+    assert "| tuned | Turn accuracy: 14.3% → 100.0% | +85.7 points (+72.7 to +100.0) | +6 / -0 of 7 |" in md
+    assert report["comparisons"][0]["metrics"]["exact_match"]["gained"] == 4
+    assert "tuned vs smollm2-135m (data): exact_match +100.0 points" in result.output
 
     page = (out / "report.html").read_text()
     assert page.startswith("<!DOCTYPE html>")
@@ -189,3 +193,32 @@ def test_merged_config_says_when_parts_differ(eval_file):
 
     merged = merge_reports(one(limit=2), one(limit=3, constrained=False))
     assert merged["config"]["limit"] == "2 / 3" and merged["config"]["constrained"] == "mixed"
+
+
+def test_against_an_earlier_report_compares_turn_by_turn(eval_file, engines, tmp_path):
+    first = CliRunner().invoke(app, ["--model", "base-run", "--data", str(eval_file), "--out", str(tmp_path / "a"), "--no-progress"])
+    assert first.exit_code == 0, first.output
+    # the same name evaluated again (e.g. with other weights): the earlier one is renamed, not merged
+    result = CliRunner().invoke(app, ["--model", "base-run", "--data", str(eval_file), "--out", str(tmp_path / "b"),
+                                      "--no-progress", "--against", str(tmp_path / "a")])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "b" / "report.json").read_text())
+    assert [m["name"] for m in report["models"]] == ["base-run (earlier, float32)", "base-run"]
+    acc = report["comparisons"][0]["metrics"]["accuracy"]
+    assert (acc["difference"], acc["difference_ci95"], acc["gained"], acc["lost"]) == (0.0, [0.0, 0.0], 0, 0)
+    assert "base-run vs base-run (earlier, float32) (data)" in result.output
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "no report at"),
+    ("{not json", "is not JSON"),
+    ('{"tool": "something else"}', "is not a tooltune eval report"),
+])
+def test_against_needs_a_report(content, message, eval_file, engines, tmp_path):
+    earlier = tmp_path / "earlier.json"
+    if content is not None:
+        earlier.write_text(content)
+    result = CliRunner().invoke(app, ["--model", "m", "--data", str(eval_file), "--out", str(tmp_path / "o"),
+                                      "--no-progress", "--against", str(earlier)])
+    assert result.exit_code == 2 and result.output.startswith("error: --against") and message in result.output
+    assert not (tmp_path / "o").exists()  # checked before any model runs

@@ -13,6 +13,7 @@ from . import bfcl
 from .cases import EvalCase, load_cases
 from .metrics import Prediction, by_category, confusion_matrix, failure_record, score_case, score_dict, summarize
 from .runners import run_engine, run_url
+from .stats import compare_results
 
 E2E_SUITE = "taskapi-e2e"
 MAX_FAILURES = 100
@@ -104,7 +105,7 @@ def score_suite(suite: Suite, preds: Sequence[Prediction]) -> dict[str, Any]:
         if not s.correct and len(failures) < MAX_FAILURES:
             failures.append(failure_record(case, pred, s))
     return {
-        "summary": summarize(scores),
+        "summary": summarize(scores, intervals=True),
         "by_category": by_category(scores),
         "confusion": confusion_matrix(scores),
         "failures": failures,
@@ -198,7 +199,35 @@ def run_eval(
         if curve:
             entry["training"] = curve
         report["models"].append(entry)
+    report["comparisons"] = comparisons(report)
     return report
+
+
+def comparisons(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per suite, every model against the first one that ran it, paired turn by turn (``stats``)."""
+    out = []
+    for suite in report["suites"]:
+        ran = [m for m in report["models"] if suite in m.get("results", {})]
+        for m in ran[1:]:
+            metrics = compare_results(ran[0]["results"][suite], m["results"][suite])
+            if metrics:
+                out.append({"suite": suite, "base": ran[0]["name"], "model": m["name"], "metrics": metrics})
+    return out
+
+
+def against(report: dict[str, Any], earlier: dict[str, Any]) -> dict[str, Any]:
+    """``report`` with the models of an ``earlier`` report placed first, as the baselines of the
+    paired comparisons (e.g. float32 evaluated earlier, W8A8 now). An earlier model whose name the
+    new report also uses is renamed ``NAME (earlier, WEIGHTS)``."""
+    if not isinstance(earlier, dict) or earlier.get("tool") != "tooltune eval" or not earlier.get("models"):
+        raise EvalError("not a tooltune eval report (report.json)")
+    earlier = json.loads(json.dumps(earlier, default=str))
+    taken = {m["name"] for m in report["models"]}
+    weights = earlier.get("config", {}).get("weights") or "float32"
+    for m in earlier["models"]:
+        if m["name"] in taken:
+            m["name"] = f"{m['name']} (earlier, {weights})"
+    return merge_reports(earlier, report)
 
 
 def merge_reports(*reports: dict[str, Any]) -> dict[str, Any]:
@@ -215,7 +244,7 @@ def merge_reports(*reports: dict[str, Any]) -> dict[str, Any]:
         out["published"].update(r.get("published", {}))
         out["config"]["suites"] = list(dict.fromkeys(out["config"]["suites"] + r["config"]["suites"]))
         out["config"]["data"] = out["config"]["data"] or r["config"]["data"]
-        for key in ("limit", "max_tokens", "constrained", "base_url"):
+        for key in ("limit", "max_tokens", "constrained", "base_url", "weights", "backend"):
             if r["config"].get(key) != out["config"].get(key):  # parts ran differently: say so, do not pick one
                 seen = [str(v) for v in (out["config"].get(key), r["config"].get(key))]
                 out["config"][key] = " / ".join(dict.fromkeys(seen)) if key != "constrained" else "mixed"
@@ -228,4 +257,5 @@ def merge_reports(*reports: dict[str, Any]) -> dict[str, Any]:
             else:
                 by_name[m["name"]] = m
                 out["models"].append(m)
+    out["comparisons"] = comparisons(out)
     return out

@@ -29,9 +29,10 @@ def eval_command(
     quantize: Optional[str] = typer.Option(None, "--quantize", help="In-process weights to check: int8, w8a8 or bf16 (default float32, as served)."),
     backend: str = typer.Option("transformers", "--backend", help="In-process engine: transformers, or llama.cpp (the model exported to GGUF q8_0, as `tooltune serve --backend llama.cpp` runs it)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    against_report: Optional[Path] = typer.Option(None, "--against", help="An earlier report.json (or its directory): its models join this report as the baselines of paired, turn-by-turn comparisons."),
 ) -> None:
     """Evaluate one or more models and write report.json / report.md / report.html."""
-    from .api import EvalError, run_eval
+    from .api import EvalError, against, run_eval
     from .cases import CasesError
     from .report import write_report
 
@@ -45,10 +46,13 @@ def eval_command(
         _fail("--quantize applies to the transformers backend (llama.cpp runs the q8_0 GGUF)")
     if data is not None and not data.is_file():
         _fail(f"eval data not found: {data}")
+    earlier = _load_report(against_report) if against_report is not None else None
     try:
         report = run_eval(model, data=data, suites=suite, base_url=base_url, limit=limit,
                           constrained=not no_constrain, max_tokens=max_tokens, progress=progress, api_key=api_key,
                           quantize=quantize, backend=backend)
+        if earlier is not None:
+            report = against(report, earlier)
     except (EvalError, CasesError) as e:
         _fail(str(e))
         return
@@ -60,4 +64,28 @@ def eval_command(
             lat = summ.get("latency_p50_s")
             typer.echo(f"{m['name']:<24} {s:<24} accuracy {100 * acc:5.1f}%  (n={summ['n']})"
                        + (f"  p50 {1000 * lat:.0f} ms" if lat is not None else "") if acc is not None else f"{m['name']} {s}: no cases")
+    for c in report.get("comparisons", []):
+        exact = c["metrics"].get("exact_match") or c["metrics"]["accuracy"]
+        ci = exact["difference_ci95"]
+        typer.echo(f"{c['model']} vs {c['base']} ({c['suite']}): {exact['metric']} {100 * exact['difference']:+.1f} points"
+                   + (f" (95% CI {100 * ci[0]:+.1f} to {100 * ci[1]:+.1f})" if ci else "")
+                   + f", {exact['gained']} turns gained, {exact['lost']} lost of {exact['n']}")
+    if earlier is not None and not any(c["base"] in {m["name"] for m in earlier["models"]} for c in report.get("comparisons", [])):
+        typer.echo(f"note: no turns in common with {against_report}: nothing to compare", err=True)
     typer.echo(f"report: {paths['html']}")
+
+
+def _load_report(path: Path) -> dict:
+    """An earlier report.json for --against; a clear error for anything else."""
+    import json
+
+    file = path / "report.json" if path.is_dir() else path
+    if not file.is_file():
+        _fail(f"--against: no report at {file}")
+    try:
+        report = json.loads(file.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        _fail(f"--against: {file} is not JSON ({e})")
+    if not isinstance(report, dict) or report.get("tool") != "tooltune eval":
+        _fail(f"--against: {file} is not a tooltune eval report")
+    return report

@@ -27,6 +27,7 @@ from tooltune.core.types import ToolCall
 from tooltune.core.validate import call_errors
 
 from .cases import EvalCase
+from .stats import RATE_METRICS, bootstrap_interval, turn_hits
 
 NONE = "<none>"
 """Confusion-matrix label for 'no tool call'."""
@@ -272,8 +273,9 @@ def latency_stats(scores: Sequence[CaseScore]) -> dict[str, float | None]:
     }
 
 
-def summarize(scores: Sequence[CaseScore]) -> dict[str, Any]:
-    """All metrics over a group of case scores."""
+def summarize(scores: Sequence[CaseScore], intervals: bool = False) -> dict[str, Any]:
+    """All metrics over a group of case scores; ``intervals``: with 95% bootstrap intervals of
+    turn accuracy and exact match (``accuracy_ci95``, ``exact_match_ci95``, see ``stats``)."""
     right = sum(s.args_right for s in scores)
     total = sum(s.args_total for s in scores)
     precision, recall = no_call_precision_recall(scores)
@@ -296,6 +298,10 @@ def summarize(scores: Sequence[CaseScore]) -> dict[str, Any]:
     single = latency_stats([s for s in scores if len(s.expected_names) == 1])
     out["single_call_latency_p50_s"] = single["latency_p50_s"]
     out["single_call_latency_p95_s"] = single["latency_p95_s"]
+    if intervals:
+        cases = [asdict(s) for s in scores]
+        for metric in RATE_METRICS:
+            out[f"{metric}_ci95"] = bootstrap_interval(turn_hits(cases, metric))
     return out
 
 

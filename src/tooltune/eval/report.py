@@ -32,6 +32,9 @@ METRICS = [
 
 FAILURES_SHOWN = 15
 
+COMPARISON_NOTE = ("Paired comparison on the same turns. Intervals: 95%, bootstrapped over conversations; "
+                   "a difference whose interval spans zero is within this eval's noise.")
+
 
 def fmt(value: Any, unit: str = "rate") -> str:
     if value is None:
@@ -176,14 +179,45 @@ def _constraint(cfg: dict[str, Any]) -> str:
     return "constrained" if value is True else "unconstrained" if value is False else "mixed constrained/unconstrained"
 
 
+def _with_interval(value: Any, interval: Any) -> str:
+    """``68.7% (65.1–72.2)``: a rate and its 95% bootstrap interval, when there is one."""
+    if value is None or not interval:
+        return fmt(value)
+    return f"{fmt(value)} ({100 * interval[0]:.1f}–{100 * interval[1]:.1f})"
+
+
 def _summary_rows(report: dict[str, Any], suite: str) -> list[list[str]]:
     rows = []
     for key, label, unit in METRICS:
-        vals = [m["results"][suite]["summary"].get(key) if suite in m["results"] else None for m in report["models"]]
+        summaries = [m["results"][suite]["summary"] if suite in m["results"] else {} for m in report["models"]]
+        vals = [summ.get(key) for summ in summaries]
         if all(v is None for v in vals):
             continue
-        rows.append([label] + [fmt(v, unit) for v in vals])
+        if any(summ.get(f"{key}_ci95") for summ in summaries):
+            rows.append([label + " (95% CI)"] + [_with_interval(summ.get(key), summ.get(f"{key}_ci95")) for summ in summaries])
+        else:
+            rows.append([label] + [fmt(v, unit) for v in vals])
     return rows
+
+
+def comparison_rows(report: dict[str, Any], suite: str) -> tuple[list[str], list[list[str]]] | None:
+    """Each model against the suite's first model, turn by turn (``stats.paired_comparison``)."""
+    rows = []
+    for c in report.get("comparisons", []):
+        if c["suite"] != suite:
+            continue
+        for key, label, _ in METRICS:
+            cmp = c["metrics"].get(key)
+            if cmp is None:
+                continue
+            ci = cmp["difference_ci95"]
+            rows.append([c["model"], f"{label}: {fmt(cmp['base'])} → {fmt(cmp['other'])}",
+                         f"{100 * cmp['difference']:+.1f} points" + (f" ({100 * ci[0]:+.1f} to {100 * ci[1]:+.1f})" if ci else ""),
+                         f"+{cmp['gained']} / -{cmp['lost']} of {cmp['n']}"])
+    if not rows:
+        return None
+    base = next(c["base"] for c in report["comparisons"] if c["suite"] == suite)
+    return [f"model (against {base})", "metric", "difference (95% CI)", "turns gained / lost"], rows
 
 
 def _category_rows(report: dict[str, Any], suite: str) -> list[list[str]]:
@@ -282,6 +316,9 @@ def to_markdown(report: dict[str, Any]) -> str:
             continue
         title = f"Eval data ({cfg['data']})" if suite == "data" else suite
         out += [f"## {title}", "", _md_table(["metric"] + names, _summary_rows(report, suite)), ""]
+        paired = comparison_rows(report, suite)
+        if paired:
+            out += [COMPARISON_NOTE, "", _md_table(*paired), ""]
         cat_rows = _category_rows(report, suite)
         if len(cat_rows) > 1 or suite == "data":
             out += ["Accuracy per category:", "", _md_table(["category"] + names, cat_rows), ""]
@@ -314,7 +351,7 @@ td.t{text-align:left}details{margin:.3rem 0}summary{cursor:pointer}.cm td{text-a
 """
 
 
-_NUMERIC = re.compile(r"^(–|-?[\d.,]+\s*(%|ms|s)?(\s*\(n=\d+\))?|\d+ / \d+)$")
+_NUMERIC = re.compile(r"^(–|-?[\d.,]+\s*(%|ms|s)?(\s*\(n=\d+\)|\s*\([\d.]+–[\d.]+\))?|\d+ / \d+)$")
 
 
 def _html_table(header: list[str], rows: list[list[str]], cls: str = "") -> str:
@@ -364,6 +401,9 @@ def to_html(report: dict[str, Any]) -> str:
         title = f"Eval data ({cfg['data']})" if suite == "data" else suite
         parts.append(f"<h2>{html.escape(title)}</h2>")
         parts.append(_html_table(["metric"] + names, _summary_rows(report, suite)))
+        paired = comparison_rows(report, suite)
+        if paired:
+            parts.append(f"<p class='note'>{html.escape(COMPARISON_NOTE)}</p>" + _html_table(*paired))
         cat_rows = _category_rows(report, suite)
         if suite == "data":
             parts.append("<h3>Accuracy per category</h3>" + _html_table(["category"] + names, cat_rows))
