@@ -56,5 +56,7 @@ def test_a_consistent_gain_is_outside_the_noise():
 
 def test_nothing_in_common_is_no_comparison():
     assert paired_comparison(cases([True]), cases([True], prefix="other"), "accuracy") is None
+    relabelled = [{**c, "category": "parallel"} for c in cases([True, False])]  # same ids, another eval file
+    assert paired_comparison(cases([True, False]), relabelled, "accuracy") is None
     assert compare_results({"cases": cases([True])}, {"cases": cases([True], prefix="other")}) == {}
     assert set(compare_results({"cases": cases([True, False])}, {"cases": cases([False, True])})) == {"accuracy", "exact_match"}

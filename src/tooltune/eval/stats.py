@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 RESAMPLES = 2000
 """Bootstrap resamples per interval (the 2.5th and 97.5th percentiles of the resampled statistic)."""
@@ -32,8 +32,13 @@ def turn_hits(cases: Iterable[Mapping[str, Any]], metric: str) -> list[tuple[str
             if metric != "exact_match" or c.get("expected_call")]
 
 
-def _percentiles(values: list[float]) -> list[float]:
-    values.sort()
+def _interval(groups: Sequence[Sequence[int]], statistic: Callable[[list], float], resamples: int, seed: int) -> list[float] | None:
+    """95% percentile interval of ``statistic`` over resamples of ``groups`` (one per
+    conversation, drawn with replacement); None with fewer than 2 conversations."""
+    if len(groups) < 2:
+        return None
+    rng = random.Random(seed)
+    values = sorted(statistic(rng.choices(groups, k=len(groups))) for _ in range(resamples))
     lo = values[int(0.025 * (len(values) - 1))]
     hi = values[int(round(0.975 * (len(values) - 1)))]
     return [round(lo, 6), round(hi, 6)]
@@ -41,19 +46,17 @@ def _percentiles(values: list[float]) -> list[float]:
 
 def bootstrap_interval(hits: Sequence[tuple[str, bool]], resamples: int = RESAMPLES, seed: int = SEED) -> list[float] | None:
     """95% interval of the hit rate, resampling conversations; None with fewer than 2 conversations."""
-    groups: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    groups: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # hits, turns
     for conv, hit in hits:
         groups[conv][0] += hit
         groups[conv][1] += 1
-    sums = list(groups.values())
-    if len(sums) < 2:
-        return None
-    rng = random.Random(seed)
-    rates = []
-    for _ in range(resamples):
-        drawn = rng.choices(sums, k=len(sums))
-        rates.append(sum(h for h, _ in drawn) / sum(n for _, n in drawn))
-    return _percentiles(rates)
+    return _interval(list(groups.values()), lambda drawn: sum(g[0] for g in drawn) / sum(g[1] for g in drawn),
+                     resamples, seed)
+
+
+def _same_case(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Ids are positions in the eval file: a turn with the same id must also ask for the same thing."""
+    return a.get("category") == b.get("category") and a.get("expected_names") == b.get("expected_names")
 
 
 def paired_comparison(base: Sequence[Mapping[str, Any]], other: Sequence[Mapping[str, Any]], metric: str,
@@ -62,13 +65,15 @@ def paired_comparison(base: Sequence[Mapping[str, Any]], other: Sequence[Mapping
 
     Returns the two rates, their difference (other - base) with a 95% interval from resampling
     conversations, and how many turns changed: ``gained`` (now right) and ``lost`` (now wrong).
-    None when the two share no turn."""
+    None when the two share no turn, or when a shared id is not the same case (another eval file)."""
     before = {c["id"]: c for c in base}
     pairs = [(before[c["id"]], c) for c in other if c["id"] in before]
+    if not all(_same_case(a, b) for a, b in pairs):
+        return None
     a_hits = turn_hits([a for a, _ in pairs], metric)
     b_hits = turn_hits([b for _, b in pairs], metric)
-    if not a_hits or len(a_hits) != len(b_hits):
-        return None  # the two reports disagree on which turns count: not the same cases
+    if not a_hits:
+        return None
     groups: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # base hits, other hits, turns
     gained = lost = 0
     for (conv, a), (_, b) in zip(a_hits, b_hits):
@@ -81,16 +86,9 @@ def paired_comparison(base: Sequence[Mapping[str, Any]], other: Sequence[Mapping
     n = len(a_hits)
     rate_a = sum(g[0] for g in groups.values()) / n
     rate_b = sum(g[1] for g in groups.values()) / n
-    interval = None
-    sums = list(groups.values())
-    if len(sums) >= 2:
-        rng = random.Random(seed)
-        diffs = []
-        for _ in range(resamples):
-            drawn = rng.choices(sums, k=len(sums))
-            diffs.append((sum(g[1] - g[0] for g in drawn)) / sum(g[2] for g in drawn))
-        interval = _percentiles(diffs)
-    return {"metric": metric, "n": n, "conversations": len(sums), "base": round(rate_a, 6), "other": round(rate_b, 6),
+    interval = _interval(list(groups.values()), lambda drawn: sum(g[1] - g[0] for g in drawn) / sum(g[2] for g in drawn),
+                         resamples, seed)
+    return {"metric": metric, "n": n, "conversations": len(groups), "base": round(rate_a, 6), "other": round(rate_b, 6),
             "difference": round(rate_b - rate_a, 6), "difference_ci95": interval, "gained": gained, "lost": lost}
 
 
