@@ -206,7 +206,16 @@ def test_against_an_earlier_report_compares_turn_by_turn(eval_file, engines, tmp
     assert [m["name"] for m in report["models"]] == ["base-run (earlier, float32)", "base-run"]
     acc = report["comparisons"][0]["metrics"]["accuracy"]
     assert (acc["difference"], acc["difference_ci95"], acc["gained"], acc["lost"]) == (0.0, [0.0, 0.0], 0, 0)
-    assert "base-run vs base-run (earlier, float32) (data)" in result.output
+    assert "base-run vs base-run (earlier, float32) (data)" in result.output and "no turns in common" not in result.output
+    # an earlier report on other turns: said, and nothing compared
+    other = json.loads((tmp_path / "a" / "report.json").read_text())
+    for c in other["models"][0]["results"]["data"]["cases"]:
+        c["id"] = "other-" + c["id"]
+    (tmp_path / "other.json").write_text(json.dumps(other))
+    result = CliRunner().invoke(app, ["--model", "base-run", "--data", str(eval_file), "--out", str(tmp_path / "c"),
+                                      "--no-progress", "--against", str(tmp_path / "other.json")])
+    assert result.exit_code == 0 and "no turns in common" in result.output
+    assert json.loads((tmp_path / "c" / "report.json").read_text())["comparisons"] == []
 
 
 @pytest.mark.parametrize("content, message", [

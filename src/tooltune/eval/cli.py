@@ -70,7 +70,7 @@ def eval_command(
         typer.echo(f"{c['model']} vs {c['base']} ({c['suite']}): {exact['metric']} {100 * exact['difference']:+.1f} points"
                    + (f" (95% CI {100 * ci[0]:+.1f} to {100 * ci[1]:+.1f})" if ci else "")
                    + f", {exact['gained']} turns gained, {exact['lost']} lost of {exact['n']}")
-    if earlier is not None and not any(c["base"] in {m["name"] for m in earlier["models"]} for c in report.get("comparisons", [])):
+    if earlier is not None and not report.get("comparisons"):
         typer.echo(f"note: no turns in common with {against_report}: nothing to compare", err=True)
     typer.echo(f"report: {paths['html']}")
 
