@@ -222,6 +222,7 @@ def test_against_an_earlier_report_compares_turn_by_turn(eval_file, engines, tmp
     (None, "no report at"),
     ("{not json", "is not JSON"),
     ('{"tool": "something else"}', "is not a tooltune eval report"),
+    ('{"tool": "tooltune eval", "models": []}', "has no models"),
 ])
 def test_against_needs_a_report(content, message, eval_file, engines, tmp_path):
     earlier = tmp_path / "earlier.json"

@@ -215,12 +215,19 @@ def comparisons(report: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def check_report(report: Any) -> None:
+    """Raise ``EvalError`` unless ``report`` is a report ``run_eval`` wrote, with at least one model."""
+    if not isinstance(report, dict) or report.get("tool") != "tooltune eval":
+        raise EvalError("this is not a tooltune eval report")
+    if not report.get("models"):
+        raise EvalError("this tooltune eval report has no models: nothing to compare against")
+
+
 def against(report: dict[str, Any], earlier: dict[str, Any]) -> dict[str, Any]:
     """``report`` with the models of an ``earlier`` report placed first, as the baselines of the
     paired comparisons (e.g. float32 evaluated earlier, W8A8 now). An earlier model whose name the
     new report also uses is renamed ``NAME (earlier, WEIGHTS)``."""
-    if not isinstance(earlier, dict) or earlier.get("tool") != "tooltune eval" or not earlier.get("models"):
-        raise EvalError("not a tooltune eval report (report.json)")
+    check_report(earlier)
     earlier = json.loads(json.dumps(earlier, default=str))
     taken = {m["name"] for m in report["models"]}
     weights = earlier.get("config", {}).get("weights") or "float32"

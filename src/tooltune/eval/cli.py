@@ -86,6 +86,10 @@ def _load_report(path: Path) -> dict:
         report = json.loads(file.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         _fail(f"--against: {file} is not JSON ({e})")
-    if not isinstance(report, dict) or report.get("tool") != "tooltune eval":
-        _fail(f"--against: {file} is not a tooltune eval report")
+    from .api import EvalError, check_report
+
+    try:
+        check_report(report)
+    except EvalError as e:
+        _fail(f"--against: {file}: {e}")
     return report
