@@ -3,8 +3,10 @@ grouped-query attention the engine switches CPU models to (``tooltune.engine.att
 
 Why it exists: under a mask, transformers repeats the key/value heads of the whole cache for every
 layer of every multi-token pass. This prints, from one run, the median time of a pass of each width
-(one row, ``--context`` cached tokens, as the engine's DecodeBatch runs it) with both, and the
-ratio. Width 1 takes neither copy (both should match).
+(one row, ``--context`` cached tokens, under a 2-D mask as a padded batch runs it) with both, and
+the ratio. Width 1 takes neither copy (both should match). The engine's own passes are ragged
+(``tooltune.engine.batch``: per-sequence attention with grouped heads, no mask to build); this is
+the path the model takes outside them.
 
     python bench/attention.py                       # the embedded SmolLM2-135M, 2 threads
     python bench/attention.py --model runs/demo --context 400 --widths 1,2,4,8,16
@@ -31,7 +33,6 @@ def main(argv: list[str] | None = None) -> int:
 
     from tooltune.core.models import load_model
     from tooltune.engine.attention import NAME, use_grouped_attention
-    from tooltune.engine.batch import DecodeBatch
 
     torch.set_num_threads(args.threads)
     model, _, _ = load_model(args.model)
@@ -39,21 +40,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {args.model} has no grouped KV heads under SDPA on the CPU: nothing to compare")
         return 1
 
-    class Row:
-        row = -1
-
     vocab = model.get_input_embeddings().weight.shape[0]
     with torch.inference_mode():
         cache = DynamicCache()
         model(input_ids=torch.randint(0, vocab, (1, args.context)), past_key_values=cache, use_cache=True)
-        batch, row = DecodeBatch(model), Row()
-        batch.add(row, [(layer.keys, layer.values) for layer in cache.layers], args.context)
 
         def one_pass(width: int) -> float:
+            mask = torch.ones(1, args.context + width, dtype=torch.long)
             t0 = time.perf_counter()
-            batch.step({row: torch.randint(0, vocab, (width,)).tolist()})
+            model(input_ids=torch.randint(0, vocab, (1, width)), attention_mask=mask, past_key_values=cache,
+                  use_cache=True, logits_to_keep=1)
             dt = time.perf_counter() - t0
-            batch.rollback(row, width)  # the next pass sees the same context
+            cache.crop(-width)  # the next pass sees the same context
             return dt
 
         print(f"{'width':>5} {'sdpa ms':>9} {'grouped ms':>11} {'ratio':>6}")

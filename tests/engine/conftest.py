@@ -98,29 +98,24 @@ class OracleModel:
         return self._emb
 
     def __call__(self, input_ids, past_key_values, use_cache=True, logits_to_keep=1, attention_mask=None,
-                 position_ids=None):
+                 position_ids=None, ragged=None):
+        """A ragged pass (``tooltune.engine.batch``): every sequence's new tokens end to end."""
         import torch
 
-        rows, width = input_ids.shape
+        width = input_ids.shape[1]
         self.calls.append(width)
-        x = input_ids.to(torch.float32).view(rows, 1, width, 1)
-        keys, _ = past_key_values.update(x, x, 0)
-        keys = keys.view(rows, -1).long()
-        mask = attention_mask if attention_mask is not None else torch.ones_like(keys)
-        logits = torch.zeros(rows, width, self.vocab)
-        first_new = keys.shape[1] - width
-        for r in range(rows):
-            real = mask[r].nonzero().flatten()
-            # Every real position of this feed predicts the token after it (speculative drafts
-            # read them all; plain decoding reads the last).
-            for n, col in enumerate(real.tolist()):
-                if col < first_new:
-                    continue
-                seq = keys[r, real[: n + 1]].tolist()
-                done = self.tok.decode(seq, skip_special_tokens=False).rsplit("<|im_start|>assistant\n", 1)[-1]
+        x = input_ids.to(torch.float32).view(1, 1, width, 1)
+        ragged.update(x, x, 0)
+        logits = torch.zeros(1, width, self.vocab)
+        for seq, start, n in ragged.segments:
+            # Each new position predicts the token after it (drafts read them all; decoding the last).
+            tokens = seq.keys[0][0, :seq.length + n, 0].long().tolist()
+            for j in range(n):
+                seen = tokens[:seq.length + j + 1]
+                done = self.tok.decode(seen, skip_special_tokens=False).rsplit("<|im_start|>assistant\n", 1)[-1]
                 if self.target.startswith(done) and len(done) < len(self.target):
                     nxt = self.tok.encode(self.target[len(done):], add_special_tokens=False)[0]
                 else:
                     nxt = self.end
-                logits[r, col - first_new, nxt] = 10.0
-        return SimpleNamespace(logits=logits[:, -logits_to_keep:] if logits_to_keep else logits)
+                logits[0, start + j, nxt] = 10.0
+        return SimpleNamespace(logits=logits[:, logits_to_keep])

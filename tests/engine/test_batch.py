@@ -1,67 +1,106 @@
-"""DecodeBatch bookkeeping: rows, free rows and compaction."""
+"""RaggedBatch: sequences of different lengths advanced in one pass, no padding; the same logits
+as running each alone; bookkeeping of buffers, rollbacks and the views the prefix cache keeps."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
+import pytest
 import torch
+from transformers import AutoModelForCausalLM, DynamicCache, LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM
 
-from tooltune.engine.batch import DecodeBatch
-
-
-def _kv(length: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    return [(torch.randn(1, 2, length, 4), torch.randn(1, 2, length, 4)) for _ in range(3)]
+from tooltune.engine.attention import use_engine_attention
+from tooltune.engine.batch import GROWTH, RaggedBatch
 
 
-def test_free_rows_do_not_count_as_live_until_compacted():
-    batch = DecodeBatch(model=None)
-    a, b, c = (SimpleNamespace() for _ in range(3))
-    for owner, n in ((a, 5), (b, 7), (c, 3)):
-        batch.add(owner, _kv(n), n)
-    assert batch.live() == 3 and len(batch.rows) == 3
-    batch.remove(b)  # one free row among two live ones: kept (compacting copies every row)
-    assert batch.live() == 2 and len(batch.rows) == 3
-    kept = batch.extract(a)
-    batch.remove(c)  # now free rows outnumber live ones: compacted
-    assert batch.live() == 1 and len(batch.rows) == 1 and batch.length(a) == 5
-    assert all(torch.equal(x, y) for (x, _), (y, _) in zip(kept, batch.extract(a)))
+class _Owner:
+    """Whatever the engine seats (its sequences); hashed by identity."""
+
+
+def _alone(model, prompt: list[int], new: list[int]) -> torch.Tensor:
+    """Stock transformers: the prompt, then ``new`` over its cache; logits of the new tokens."""
+    cache = DynamicCache()
+    model(input_ids=torch.tensor([prompt]), past_key_values=cache, use_cache=True)
+    return model(input_ids=torch.tensor([new]), past_key_values=cache, use_cache=True).logits[0]
+
+
+def _same_as_alone(model, reference) -> None:
+    use_engine_attention(model)
+    torch.manual_seed(0)
+    prompts = [torch.randint(5, 60, (n,)).tolist() for n in (9, 3, 14)]
+    feeds = [torch.randint(5, 60, (n,)).tolist() for n in (1, 5, 3)]
+    owners = [_Owner() for _ in prompts]
+    batch = RaggedBatch(model)
+    with torch.inference_mode():
+        first = {}
+        for owner, prompt in zip(owners, prompts):  # the prompts in one pass too
+            batch.add(owner, None, 0)
+            first[owner] = prompt
+        out = batch.step(first, {o: len(p) for o, p in zip(owners, prompts)})
+        for owner, prompt in zip(owners, prompts):
+            expected = reference(input_ids=torch.tensor([prompt])).logits[0]
+            torch.testing.assert_close(out[owner], expected, rtol=1e-4, atol=1e-5)
+        out = batch.step(dict(zip(owners, feeds)), {o: len(f) for o, f in zip(owners, feeds)})
+        for owner, prompt, feed in zip(owners, prompts, feeds):
+            torch.testing.assert_close(out[owner], _alone(reference, prompt, feed), rtol=1e-4, atol=1e-5)
+            assert batch.length(owner) == len(prompt) + len(feed)
+
+
+def test_a_ragged_pass_gives_each_sequence_its_own_logits(tiny_model_dir):
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, attn_implementation="sdpa").eval()
+    reference = AutoModelForCausalLM.from_pretrained(tiny_model_dir, attn_implementation="sdpa").eval()
+    assert model.config.num_key_value_heads < model.config.num_attention_heads  # grouped heads covered
+    _same_as_alone(model, reference)
+
+
+def test_sliding_window_layers_see_only_their_window():
+    config = MistralConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                           num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
+                           sliding_window=4, attn_implementation="sdpa")
+    torch.manual_seed(1)
+    model = MistralForCausalLM(config).eval()
+    reference = MistralForCausalLM(config).eval()
+    reference.load_state_dict(model.state_dict())
+    _same_as_alone(model, reference)
+
+
+def _kv(length: int, layers: int = 3) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    return [(torch.randn(1, 2, length, 4), torch.randn(1, 2, length, 4)) for _ in range(layers)]
+
+
+def test_seating_rollback_growth_and_extract():
+    batch = RaggedBatch(model=None)
+    a, b = _Owner(), _Owner()
+    kv = _kv(20)
+    batch.add(a, kv, 20)
+    batch.add(b, _kv(5), 5)
+    assert batch.live() == 2 and batch.length(a) == 20
+    views = batch.extract(a)
+    assert all(torch.equal(x, y) for (x, _), (y, _) in zip(kv, views))
+    seq = batch._seqs[a]
+    capacity = seq.capacity
+    # Growing past the capacity moves the buffers; what was there comes along.
+    seq.reserve(capacity + 1)
+    assert seq.capacity >= capacity + 1 + GROWTH
+    assert all(torch.equal(x, y) for (x, _), (y, _) in zip(kv, batch.extract(a)))
+    # The views taken before still hold the prompt: nothing writes below a sequence's length.
+    assert all(torch.equal(x, y) for (x, _), (y, _) in zip(kv, views))
+    batch.rollback(a, 3)
+    assert batch.length(a) == 17 and batch.extract(a)[0][0].shape[2] == 17
+    copies = batch.extract(b, copy=True)
+    assert copies[0][0].untyped_storage().data_ptr() != batch._seqs[b].keys[0].untyped_storage().data_ptr()
     batch.remove(a)
-    assert batch.live() == 0 and batch.rows == []
-
-
-def test_a_lone_sequence_next_to_a_free_row_is_alone():
-    """What the engine's per-row share of a pass asks: after a pair of concurrent requests, the
-    one left gets the whole pass (its full forced run and draft) although its batch has two rows."""
-    batch = DecodeBatch(model=None)
-    a, b = SimpleNamespace(), SimpleNamespace()
-    batch.add(a, _kv(4), 4)
-    batch.add(b, _kv(6), 6)
     batch.remove(b)
-    assert len(batch.rows) == 2 and batch.live() == 1
+    assert batch.live() == 0
 
 
-def test_shared_pass_width_trades_padding_against_passes():
-    from tooltune.engine.hf_engine import _pass_width
+def test_a_model_that_cannot_take_the_attention_is_refused():
+    from tooltune.engine.base import EngineError
+    from tooltune.engine.hf_engine import TransformersEngine
 
-    assert _pass_width([8] * 8) == 8  # everyone has a long run: take it
-    assert _pass_width([1] * 6 + [8, 8]) == 1  # two long runs would pad six rows eightfold
-    assert _pass_width([1, 8]) == 8  # two rows: the padding is cheaper than another pass
+    class Stubborn(LlamaForCausalLM):
+        def set_attn_implementation(self, name):
+            raise ValueError("no custom attention here")
 
-
-def test_the_last_sequence_leaves_its_buffer_for_the_next_until_released():
-    batch = DecodeBatch(model=None)
-    a, b = SimpleNamespace(), SimpleNamespace()
-    batch.add(a, _kv(20), 20)
-    buf = batch.kbufs[0]
-    batch.remove(a)
-    assert batch.live() == 0 and batch.kbufs[0] is buf  # kept
-    kv = _kv(24)  # room: the buffer was laid out for 20 tokens and 96 + 20 // 4 more
-    batch.add(b, kv, 24)
-    assert batch.kbufs[0] is buf and batch.length(b) == 24  # seated without a new allocation
-    assert all(torch.equal(x, y) for (x, _), (y, _) in zip(kv, batch.extract(b)))
-    assert int(batch.mask.sum()) == 24  # the old sequence's columns are masked out
-    batch.remove(b)
-    batch.release()
-    assert batch.kbufs == [] and batch.capacity == 0
-    batch.add(a, _kv(200), 200)  # too long for a kept buffer would have been re-laid anyway
-    assert batch.length(a) == 200
+    config = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                         num_attention_heads=4, max_position_embeddings=64)
+    with pytest.raises(EngineError, match="custom attention"):
+        TransformersEngine(Stubborn(config), tokenizer=None)

@@ -1,4 +1,11 @@
-"""Grouped-query attention over the KV cache without copying it, for serving on a CPU.
+"""The engine's attention: ragged passes (``tooltune.engine.batch``) and grouped-query attention
+over the KV cache without copying it.
+
+A ragged pass hands its ``RaggedPass`` to the attention as the ``ragged`` keyword, which
+transformers passes through to the attention function: each sequence's queries attend over its
+own buffers, grouped heads included (``enable_gqa``).
+
+Any other pass (the model used outside the engine) takes the copy-free grouped path below:
 
 transformers' SDPA path repeats the key/value heads (``repeat_kv``: a copy of the whole cache,
 per layer and per forward pass) whenever a pass runs more than one token under a mask, because
@@ -16,7 +23,10 @@ import torch
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
 NAME = "tooltune_sdpa_gqa"
-"""The attention implementation registered with transformers."""
+"""The grouped-query attention registered with transformers."""
+
+ENGINE = "tooltune_engine"
+"""The engine's attention (ragged passes, else as ``NAME``) registered with transformers."""
 
 
 def _forward(module: Any, query: Any, key: Any, value: Any, attention_mask: Any, dropout: float = 0.0,
@@ -29,6 +39,31 @@ def _forward(module: Any, query: Any, key: Any, value: Any, attention_mask: Any,
     out = torch.nn.functional.scaled_dot_product_attention(
         query, key, value, attn_mask=attention_mask, scale=scaling, enable_gqa=True)
     return out.transpose(1, 2).contiguous(), None
+
+
+def _engine_forward(module: Any, query: Any, key: Any, value: Any, attention_mask: Any, dropout: float = 0.0,
+                    scaling: float | None = None, is_causal: bool | None = None, ragged: Any = None,
+                    **kwargs: Any) -> tuple[Any, None]:
+    if ragged is None:
+        return _forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
+                        is_causal=is_causal, **kwargs)
+    # Models pass their window as a keyword (Mistral) or keep it on the layer (Gemma 3).
+    window = kwargs.get("sliding_window") or getattr(module, "sliding_window", None)
+    return ragged.attend(module.layer_idx, query, scaling, window), None
+
+
+def use_engine_attention(model: Any) -> bool:
+    """Switch a transformers model to the engine's attention (ragged passes need it); False for
+    objects that are not transformers models (test doubles that read ``ragged`` themselves)."""
+    from transformers import AttentionInterface, PreTrainedModel
+    from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+
+    if not isinstance(model, PreTrainedModel):
+        return False
+    AttentionInterface.register(ENGINE, _engine_forward)
+    AttentionMaskInterface.register(ENGINE, sdpa_mask)
+    model.set_attn_implementation(ENGINE)
+    return True
 
 
 def use_grouped_attention(model: Any) -> bool:

@@ -1,11 +1,16 @@
-"""One KV cache for every sequence being decoded, so a single forward pass advances them all.
+"""One forward pass for every sequence in flight: prompts being prefilled and replies being
+decoded advance together, their new tokens laid end to end in one row ("ragged", no padding).
 
-Layout: per layer a preallocated ``[rows, kv_heads, columns, head_dim]`` buffer. All rows share
-the column index (each step appends the same number of columns to every row); a 2-D attention
-mask says which (row, column) holds a real token of that row, so rows of different lengths,
-left padding, rolled-back tokens and idle rows simply sit under a 0 in the mask. Positions are
-per row. Writing in place also spares the copy of the whole cache that ``torch.cat`` costs per
-token in transformers' DynamicCache.
+Each sequence keeps its own KV buffers per layer (``[kv_heads, capacity, head_dim]``, grown by a
+copy when full). The model runs its projections and MLPs over all the pass's tokens as one
+sequence; attention runs per sequence over that sequence's own buffer
+(``tooltune.engine.attention``). A sequence fed 1 token next to one fed 40 costs 41 token-slots,
+not 2 x 40, and a sequence that joins or leaves copies nobody else's cache: on two cores the
+padded layout this replaces (one column index shared by all rows) spent half of a shared pass on
+padding and 12% of the time re-laying the cache as requests came and went.
+
+A sequence writes only at positions at or past its length, and its length never drops below its
+prompt: the prefix cache may keep views of a prompt's keys and values.
 """
 
 from __future__ import annotations
@@ -13,209 +18,170 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from transformers import DynamicCache
-from transformers.cache_utils import DynamicLayer
+
+GROWTH = 96
+"""Spare positions a buffer gets beyond what it holds (plus a quarter), so decoding rarely copies."""
 
 
-class _SlotLayer(DynamicLayer):
-    """A cache layer that writes into a shared buffer and returns a view (no concatenation)."""
+class _Sequence:
+    """A sequence's KV buffers, one per layer, and how many positions are real."""
 
-    def __init__(self, kbuf: torch.Tensor, vbuf: torch.Tensor, used: int) -> None:
-        super().__init__()
-        self.kbuf, self.vbuf, self.used = kbuf, vbuf, used
-        self.dtype, self.device = kbuf.dtype, kbuf.device
-        self.is_initialized = True
-        self.keys, self.values = kbuf[:, :, :used], vbuf[:, :, :used]
+    __slots__ = ("keys", "values", "length", "capacity")
 
-    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any):
-        t = key_states.shape[-2]
-        self.kbuf[:, :, self.used:self.used + t] = key_states
-        self.vbuf[:, :, self.used:self.used + t] = value_states
-        self.used += t
-        self.keys, self.values = self.kbuf[:, :, :self.used], self.vbuf[:, :, :self.used]
-        return self.keys, self.values
+    def __init__(self) -> None:
+        self.keys: list[torch.Tensor | None] = []
+        self.values: list[torch.Tensor | None] = []
+        self.length = 0
+        self.capacity = 0
+
+    def reserve(self, needed: int) -> None:
+        """Room for ``needed`` positions: layers already allocated move to larger buffers."""
+        if needed <= self.capacity:
+            return
+        capacity = needed + GROWTH + needed // 4
+        for buffers in (self.keys, self.values):
+            for i, old in enumerate(buffers):
+                if old is not None:
+                    new = old.new_empty(old.shape[0], capacity, old.shape[2])
+                    new[:, :self.length] = old[:, :self.length]
+                    buffers[i] = new
+        self.capacity = capacity
+
+    def write(self, layer: int, keys: torch.Tensor, values: torch.Tensor) -> None:
+        """Store ``[kv_heads, n, head_dim]`` new positions at ``length`` (which moves on after the pass)."""
+        while len(self.keys) <= layer:
+            self.keys.append(None)
+            self.values.append(None)
+        if self.keys[layer] is None:
+            shape = (keys.shape[0], self.capacity, keys.shape[2])
+            self.keys[layer] = keys.new_empty(shape)
+            self.values[layer] = values.new_empty(shape)
+        n = keys.shape[1]
+        self.keys[layer][:, self.length:self.length + n] = keys
+        self.values[layer][:, self.length:self.length + n] = values
 
 
-class DecodeBatch:
-    """Rows of sequences sharing one slotted KV cache. Not thread-safe: the engine's worker owns it."""
+class RaggedPass:
+    """The sequences of one forward pass: ``(sequence, start, n)``, the ``n`` new tokens at
+    ``start`` of the pass. The model gets it as its cache (``update`` files each sequence's new keys
+    and values) and the attention gets it as the ``ragged`` keyword (``attend``)."""
 
-    def __init__(self, model: Any, pad_id: int = 0) -> None:
+    def __init__(self, segments: list[tuple[_Sequence, int, int]]) -> None:
+        self.segments = segments
+        self._masks: dict[tuple[int, int | None], torch.Tensor | None] = {}
+
+    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, layer_idx: int, *args: Any,
+               **kwargs: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        for seq, start, n in self.segments:
+            seq.write(layer_idx, key_states[0, :, start:start + n], value_states[0, :, start:start + n])
+        return key_states, value_states
+
+    def get_seq_length(self, layer_idx: int = 0) -> int:
+        return 0  # positions are given per token; nothing reads this
+
+    def mask(self, i: int, window: int | None) -> torch.Tensor | None:
+        """Segment ``i``'s attention mask over its sequence's positions (None: attend to all):
+        causal among the new tokens, and within ``window`` positions on sliding-window layers."""
+        key = (i, window)
+        if key not in self._masks:
+            seq, _, n = self.segments[i]
+            total = seq.length + n
+            if n == 1 and (window is None or total <= window):
+                self._masks[key] = None
+            else:
+                cols = torch.arange(total)
+                rows = torch.arange(seq.length, total).unsqueeze(1)
+                allowed = cols <= rows
+                if window is not None:
+                    allowed &= cols > rows - window
+                self._masks[key] = allowed
+        return self._masks[key]
+
+    def attend(self, layer: int, query: torch.Tensor, scaling: float | None, window: int | None) -> torch.Tensor:
+        """Attention of every segment's queries (``query``: [1, heads, tokens, head_dim]) over its
+        own sequence; [1, tokens, heads, head_dim] as transformers' attention functions return it."""
+        outs = []
+        for i, (seq, start, n) in enumerate(self.segments):
+            end = seq.length + n
+            keys = seq.keys[layer][:, :end].unsqueeze(0)
+            values = seq.values[layer][:, :end].unsqueeze(0)
+            q = query[:, :, start:start + n]
+            outs.append(torch.nn.functional.scaled_dot_product_attention(
+                q, keys, values, attn_mask=self.mask(i, window), scale=scaling,
+                enable_gqa=keys.shape[1] != q.shape[1]))
+        out = outs[0] if len(outs) == 1 else torch.cat(outs, dim=2)
+        return out.transpose(1, 2).contiguous()
+
+
+_NO_MASK = torch.ones(1, 1, 1, 1, dtype=torch.bool)
+"""Handed to the model as a ready 4-D mask so transformers builds none: ``RaggedPass`` masks per sequence."""
+
+
+class RaggedBatch:
+    """The sequences the engine is running, by owner. Not thread-safe: the engine's worker owns it."""
+
+    def __init__(self, model: Any) -> None:
         self.model = model
-        self.pad_id = pad_id
-        self.rows: list[Any] = []  # the owner object per row, None when free
-        self.lengths: list[int] = []  # real tokens per row (= next position id)
-        self.pos = 0  # columns used
-        self.kbufs: list[torch.Tensor] = []
-        self.vbufs: list[torch.Tensor] = []
-        self.mask = torch.zeros(0, 0, dtype=torch.long)
+        self._seqs: dict[Any, _Sequence] = {}
 
-    # ---- layout -----------------------------------------------------------------------
-
-    @property
-    def capacity(self) -> int:
-        return self.mask.shape[1]
-
-    def _rebuild(self, rows: int, pos: int, capacity: int, like: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
-        """Re-lay the buffers: ``rows`` rows, ``pos`` columns used, room for ``capacity``.
-        Existing rows are compacted to their real tokens, right-aligned at column ``pos``."""
-        old_rows = [i for i, r in enumerate(self.rows) if r is not None]
-        kbufs, vbufs = [], []
-        for layer, (k, _) in enumerate(like):
-            shape = (rows, k.shape[1], capacity, k.shape[3])
-            kbufs.append(torch.zeros(shape, dtype=k.dtype))
-            vbufs.append(torch.zeros(shape, dtype=k.dtype))
-        mask = torch.zeros(rows, capacity, dtype=torch.long)
-        new_rows: list[Any] = [None] * rows
-        new_lengths = [0] * rows
-        for new_i, old_i in enumerate(old_rows):
-            cols = torch.nonzero(self.mask[old_i, :self.pos]).flatten()
-            n = len(cols)
-            for layer in range(len(kbufs)):
-                kbufs[layer][new_i, :, pos - n:pos] = self.kbufs[layer][old_i, :, cols]
-                vbufs[layer][new_i, :, pos - n:pos] = self.vbufs[layer][old_i, :, cols]
-            mask[new_i, pos - n:pos] = 1
-            new_rows[new_i] = self.rows[old_i]
-            new_lengths[new_i] = self.lengths[old_i]
-            self.rows[old_i].row = new_i
-        self.kbufs, self.vbufs, self.mask = kbufs, vbufs, mask
-        self.rows, self.lengths, self.pos = new_rows, new_lengths, pos
-
-    def _live_lengths(self) -> list[int]:
-        return [int(self.mask[i, :self.pos].sum()) for i, r in enumerate(self.rows) if r is not None]
-
-    def add(self, owner: Any, layers: list[tuple[torch.Tensor, torch.Tensor]], length: int) -> None:
-        """Seat ``owner`` (it gets ``owner.row``) with its prompt KV ``layers`` ([1, H, length, D])."""
-        live = self._live_lengths()
-        if not live and self._reusable(layers, length):
-            # The buffers kept from the last sequence: seating costs one copy, no allocation. The
-            # other columns hold old finite values under a 0 in the mask.
-            self.rows, self.lengths, self.pos = [None], [0], length  # a kept buffer has one row
-            self.mask.zero_()
-        elif not live:
-            self.rows, self.lengths, self.pos = [], [], 0
-        free = [i for i, r in enumerate(self.rows) if r is None]
-        wasteful = bool(live) and self.pos > 2 * max(live + [length]) + 64
-        if not free or length > self.pos or self.pos + 16 > self.capacity or wasteful:
-            # Re-lay (copies every live row once): exactly one free row, columns for the longest.
-            pos = max(live + [length])
-            self._rebuild(len(live) + 1, pos, pos + 96 + pos // 4, layers)
-            free = [i for i, r in enumerate(self.rows) if r is None]
-        row = free[0]
-        for layer, (k, v) in enumerate(layers):
-            self.kbufs[layer][row, :, self.pos - length:self.pos] = k[0]
-            self.vbufs[layer][row, :, self.pos - length:self.pos] = v[0]
-        self.mask[row, :] = 0
-        self.mask[row, self.pos - length:self.pos] = 1
-        self.rows[row] = owner
-        self.lengths[row] = length
-        owner.row = row
-
-    def _reusable(self, layers: list[tuple[torch.Tensor, torch.Tensor]], length: int) -> bool:
-        """Whether the kept buffers take a sequence of ``length`` tokens like ``layers`` (with
-        room to decode before a re-lay). Only a one-row buffer: every row of a shared pass is
-        computed, so spare rows would cost a whole row each."""
-        if not self.kbufs or len(self.kbufs) != len(layers) or self.kbufs[0].shape[0] != 1:
-            return False
-        k, buf = layers[0][0], self.kbufs[0]
-        return (k.shape[1], k.shape[3], k.dtype) == (buf.shape[1], buf.shape[3], buf.dtype) and \
-            length + 96 <= self.capacity
-
-    def release(self) -> None:
-        """Free the buffers kept after the last sequence left (call while idle)."""
-        if not self.live():
-            self.rows, self.lengths, self.pos = [], [], 0
-            self.kbufs, self.vbufs = [], []
-            self.mask = torch.zeros(0, 0, dtype=torch.long)
+    def add(self, owner: Any, layers: list[tuple[torch.Tensor, torch.Tensor]] | None, length: int) -> None:
+        """Seat ``owner`` with the keys/values of its first ``length`` prompt tokens (``layers``:
+        [1, kv_heads, length, head_dim] per layer, from the prefix cache; None when ``length`` is 0)."""
+        seq = _Sequence()
+        seq.reserve(length + 1)
+        if layers:
+            for i, (k, v) in enumerate(layers):
+                seq.write(i, k[0, :, :length], v[0, :, :length])
+        seq.length = length
+        self._seqs[owner] = seq
 
     def remove(self, owner: Any) -> None:
-        """Free a row. Idle rows still cost a token of compute per step, so when they outnumber
-        the live ones the batch is compacted. The last one out leaves the buffers for the next
-        sequence (``release`` frees them)."""
-        self.rows[owner.row] = None
-        self.mask[owner.row, :] = 0
-        live = self._live_lengths()
-        if not live:
-            self.rows, self.lengths, self.pos = [], [], 0
-        elif len(self.rows) - len(live) > len(live):
-            pos = max(live)
-            self._rebuild(len(live), pos, pos + 96 + pos // 4, list(zip(self.kbufs, self.vbufs)))
+        self._seqs.pop(owner, None)
 
     def rollback(self, owner: Any, n: int) -> None:
-        """Forget the last ``n`` real tokens of a row (their columns are masked out)."""
-        if n <= 0:
-            return
-        cols = torch.nonzero(self.mask[owner.row, :self.pos]).flatten()
-        self.mask[owner.row, cols[-n:]] = 0
-        self.lengths[owner.row] -= n
-
-    def extract(self, owner: Any) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """A row's real KV as contiguous [1, H, n, D] tensors (for the prefix cache)."""
-        cols = torch.nonzero(self.mask[owner.row, :self.pos]).flatten()
-        return [(k[owner.row:owner.row + 1, :, cols], v[owner.row:owner.row + 1, :, cols])
-                for k, v in zip(self.kbufs, self.vbufs)]
+        """Forget the last ``n`` positions of a sequence (the next pass writes over them)."""
+        if n > 0:
+            self._seqs[owner].length -= n
 
     def length(self, owner: Any) -> int:
-        return self.lengths[owner.row]
+        return self._seqs[owner].length
 
     def live(self) -> int:
-        """Rows with a sequence in them (free rows wait for compaction and do not count)."""
-        return sum(r is not None for r in self.rows)
+        return len(self._seqs)
 
-    # ---- the forward pass -------------------------------------------------------------
+    def extract(self, owner: Any, length: int | None = None, copy: bool = False) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """The first ``length`` positions (default: all) of a sequence's keys/values per layer,
+        [1, kv_heads, length, head_dim]: views into its buffers, or compact copies (``copy``) for
+        an entry that outlives the sequence without keeping its spare capacity alive."""
+        seq = self._seqs[owner]
+        n = seq.length if length is None else length
+        out = []
+        for k, v in zip(seq.keys, seq.values):
+            k, v = k[:, :n].unsqueeze(0), v[:, :n].unsqueeze(0)
+            out.append((k.clone(), v.clone()) if copy else (k, v))
+        return out
 
-    def step(self, feeds: dict[Any, list[int]]) -> dict[Any, torch.Tensor]:
-        """Run every fed row's new tokens in one pass; returns each owner's next-token logits
-        (and its draft's, see ``owner.draft``). Rows fed fewer tokens than the widest are padded
-        (masked out); a lone row runs over a view of its own row only."""
-        if len(feeds) == 1:
-            (owner,) = feeds
-            return self._pass(feeds, only=owner)
-        return self._pass(feeds)
-
-    def _pass(self, feeds: dict[Any, list[int]], only: Any = None) -> dict[Any, torch.Tensor]:
-        width = max(len(t) for t in feeds.values())
-        if self.pos + width > self.capacity:
-            live = self._live_lengths()
-            pos = max(live)
-            self._rebuild(len(self.rows), pos, pos + width + 96 + pos // 4,
-                          list(zip(self.kbufs, self.vbufs)))
-        row_ids = [only.row] if only is not None else list(range(len(self.rows)))
-        rows = len(row_ids)
-        first = row_ids[0]
-        ids = torch.full((rows, width), self.pad_id, dtype=torch.long)
-        positions = torch.zeros(rows, width, dtype=torch.long)
-        self.mask[:, self.pos:self.pos + width] = 0
-        for j, i in enumerate(row_ids):
-            owner = self.rows[i]
-            tokens = feeds.get(owner) if owner is not None else None
-            base = self.lengths[i]
-            positions[j] = torch.arange(base, base + width)
-            if tokens:
-                ids[j, :len(tokens)] = torch.tensor(tokens)
-                self.mask[i, self.pos:self.pos + len(tokens)] = 1
-            else:
-                self.mask[i, self.pos] = 1  # idle rows attend to a pad token so no attention row is empty
-        sl = slice(first, first + rows)  # a view: writes land in the shared buffers
-        cache = DynamicCache()
-        cache.layers = [_SlotLayer(k[sl], v[sl], self.pos) for k, v in zip(self.kbufs, self.vbufs)]
-        # Logits only where they are read: a single row's last token (plus its draft), every
-        # column when rows of different widths share the pass.
-        keep = 1 + len(getattr(only, "draft", ()) or ()) if only is not None else width
-        out = self.model(input_ids=ids, attention_mask=self.mask[sl, :self.pos + width], position_ids=positions,
-                         past_key_values=cache, use_cache=True, logits_to_keep=keep)
-        logits = out.logits  # the last ``keep`` columns
-        skipped = width - keep
-        result = {}
-        for j, i in enumerate(row_ids):
-            owner = self.rows[i]
-            tokens = feeds.get(owner) if owner is not None else None
-            if tokens:
-                # A speculative draft needs the logits of its positions too (``owner.draft``).
-                n = 1 + len(getattr(owner, "draft", ()) or ())
-                end = len(tokens) - skipped
-                result[owner] = logits[j, end - n:end].float() if n > 1 else logits[j, end - 1].float()
-                self.lengths[i] += len(tokens)
-            else:
-                self.mask[i, self.pos:self.pos + width] = 0
-        self.pos += width
+    def step(self, feeds: dict[Any, list[int]], keep: dict[Any, int]) -> dict[Any, torch.Tensor]:
+        """Run every fed sequence's new tokens in one pass; returns each owner's logits at its last
+        ``keep[owner]`` positions, [keep, vocab] (a draft needs the logits of its positions too)."""
+        segments, ids, positions, picks = [], [], [], []
+        for owner, tokens in feeds.items():
+            seq = self._seqs[owner]
+            n = len(tokens)
+            seq.reserve(seq.length + n)
+            start = len(ids)
+            segments.append((seq, start, n))
+            ids.extend(tokens)
+            positions.extend(range(seq.length, seq.length + n))
+            picks.extend(range(start + n - keep[owner], start + n))
+        ragged = RaggedPass(segments)
+        out = self.model(input_ids=torch.tensor([ids]), position_ids=torch.tensor([positions]),
+                         attention_mask=_NO_MASK, past_key_values=ragged, use_cache=True,
+                         logits_to_keep=torch.tensor(picks), ragged=ragged)
+        logits = out.logits[0]
+        result, i = {}, 0
+        for (owner, tokens), (seq, _, n) in zip(feeds.items(), segments):
+            result[owner] = logits[i:i + keep[owner]].float()
+            i += keep[owner]
+            seq.length += n
         return result

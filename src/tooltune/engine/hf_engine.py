@@ -50,22 +50,9 @@ RUN_TOKENS = 12
 on the int8 kernel (``tooltune.engine.quantize``)."""
 
 PASS_TOKENS = 64
-"""Tokens one forward pass may take across the rows it advances: each row's forced run and draft
-are cut to an equal share (a lone row gets them all), so one long run cannot make every row of a
-shared pass compute padding (see PASS_OVERHEAD_TOKENS for what a pass costs)."""
-
-PASS_OVERHEAD_TOKENS = 20
-"""What a shared pass costs before any token, in token-slots: a pass costs about
-PASS_OVERHEAD_TOKENS + rows x width slots (measured: one row x 1 token 33 ms; 8 rows x 1 token
-60 ms, x 8 tokens 180 ms), so one pass carrying forced runs beats one forced token per pass."""
-
-
-def _pass_width(widths: list[int]) -> int:
-    """The width for a pass shared by rows that want ``widths`` tokens: the one that runs the most
-    wanted tokens per slot computed (rows are padded to it; longer feeds are cut)."""
-    rows = len(widths)
-    return max(sorted(set(widths)),
-               key=lambda w: sum(min(x, w) for x in widths) / (PASS_OVERHEAD_TOKENS + rows * w))
+"""Tokens one forward pass may take across the sequences it advances: each sequence's forced run
+and draft are cut to an equal share (a lone one gets them all), so a long run that may be
+rejected does not slow every other sequence's step. Prompts being prefilled are not cut."""
 
 
 _QUOTES = {'"': '"', "'": "'", "\u201c": "\u201d", "\u2018": "\u2019", "\u00ab": "\u00bb", "`": "`"}
@@ -142,8 +129,8 @@ class _Seq:
     first_at: float | None = None
     bitmask: Any = None
     next_mask_ready: bool = False
-    row: int = -1
-    """Row in the decode batch."""
+    opening: list[int] | None = None
+    """Until its prefill pass has run: the call opening fed with the prompt (``_opening_draft``)."""
     pending: list[int] = field(default_factory=list)
     """Forced (jump-forward) tokens chosen and streamed but not run yet (a shared pass took a share)."""
     draft: list[int] = field(default_factory=list)
@@ -197,11 +184,15 @@ class TransformersEngine:
     ) -> None:
         import torch
 
-        from .attention import use_grouped_attention
+        from .attention import use_engine_attention
 
         self.name = name
         self.model = model
-        use_grouped_attention(model)
+        try:
+            use_engine_attention(model)
+        except (ValueError, NotImplementedError) as e:
+            raise EngineError(f"{type(model).__name__} cannot take a custom attention function, which the "
+                              f"transformers engine needs: {e}") from e
         self.tokenizer = tokenizer
         self.fmt = fmt or PromptFormat()
         self.constrained = constrained
@@ -333,11 +324,11 @@ class TransformersEngine:
             worker.join(timeout)
 
     def _run(self) -> None:
-        from .batch import DecodeBatch
+        from .batch import RaggedBatch
 
         torch = self._torch
         torch.set_num_threads(self._threads)
-        self._batch = DecodeBatch(self.model, pad_id=self.end_of_turn_id)
+        self._batch = RaggedBatch(self.model)
         active: list[_Seq] = []
         with torch.inference_mode():
             while True:
@@ -346,7 +337,6 @@ class TransformersEngine:
                     try:  # an agent's next turn usually comes within moments: wait for it first
                         pending.append(self._jobs.get(timeout=IDLE_GRACE_S))
                     except queue.Empty:
-                        self._batch.release()
                         _trim_heap()  # idle: give freed KV buffers back to the OS
                         release_thread_team()  # and the OpenMP workers, which would slow other engines
                         pending.append(self._jobs.get())
@@ -362,16 +352,10 @@ class TransformersEngine:
                     for seq in active:
                         seq.job.emit(EngineError("the engine is shutting down"))
                     return
-                for job in pending:
-                    if job.cancelled:
-                        continue
-                    try:
-                        active.append(self._start(job))
-                    except Exception as e:  # never let one request kill the worker
-                        log.exception("prefill failed")
-                        job.emit(e if isinstance(e, EngineError) else EngineError(f"generation failed: {e}"))
+                # One pass runs the new prompts (their uncached part) and every running sequence's
+                # next tokens together.
                 feeds: dict[_Seq, list[int]] = {}
-                cap = max(1, PASS_TOKENS // max(1, self._batch.live()))
+                cap = max(1, PASS_TOKENS // max(1, self._batch.live() + len(pending)))
                 for seq in active:
                     if seq.job.cancelled:
                         self._batch.remove(seq)
@@ -385,48 +369,63 @@ class TransformersEngine:
                         feed = None
                     if feed is not None:
                         feeds[seq] = feed
+                decoding = len(feeds)
+                for job in pending:
+                    if job.cancelled:
+                        continue
+                    try:
+                        seq, feed = self._start(job)
+                    except Exception as e:  # never let one request kill the worker
+                        log.exception("prefill failed")
+                        job.emit(e if isinstance(e, EngineError) else EngineError(f"generation failed: {e}"))
+                        continue
+                    feeds[seq] = feed
                 active = list(feeds)
                 if not feeds:
                     continue
-                if len(feeds) > 1:
-                    width = _pass_width([len(f) for f in feeds.values()])
-                    feeds = {seq: self._cut(seq, feed, width) for seq, feed in feeds.items()}
+                keep = {seq: 1 + len(seq.opening if seq.opening is not None else seq.draft) for seq in feeds}
                 t0 = time.perf_counter()
                 try:
-                    logits = self._batch.step(feeds)
+                    logits = self._batch.step(feeds, keep)
                 except Exception as e:
                     log.exception("forward pass failed")
                     for seq in active:
                         seq.job.emit(EngineError(f"generation failed: {e}"))
-                    self._batch = DecodeBatch(self.model, pad_id=self.end_of_turn_id)
+                    self._batch = RaggedBatch(self.model)
                     active = []
                     continue
-                st = self.stats
-                st.decode_s += time.perf_counter() - t0
-                st.decode_passes += 1
-                st.decode_tokens += sum(len(f) for f in feeds.values())
-                st.max_batch = max(st.max_batch, len(feeds))
-                for seq in active:
-                    seq.logits = self._verify(seq, logits[seq]) if seq.draft else logits[seq]
+                self._count_pass(feeds, decoding, time.perf_counter() - t0)
+                for seq in list(active):
+                    if seq.opening is not None:
+                        try:
+                            self._prefilled(seq, logits[seq])
+                        except Exception as e:
+                            log.exception("prefill failed")
+                            seq.job.emit(EngineError(f"generation failed: {e}"))
+                            self._batch.remove(seq)
+                            active.remove(seq)
+                    else:
+                        seq.logits = self._verify(seq, logits[seq]) if seq.draft else logits[seq][0]
 
-    def _forward(self, tokens: list[int], cache: Any, keep: int = 1) -> Any:
-        """Prefill (the part of the prompt the prefix cache does not hold): the logits of the last
-        ``keep`` positions, [keep, vocab]."""
-        torch = self._torch
-        t0 = time.perf_counter()
-        out = self.model(input_ids=torch.tensor([tokens], dtype=torch.long), past_key_values=cache,
-                         use_cache=True, logits_to_keep=keep)
-        logits = out.logits[0, -keep:].float()
-        self.stats.prefill_tokens += len(tokens)
-        self.stats.prefill_s += time.perf_counter() - t0
-        return logits
+    def _count_pass(self, feeds: dict[_Seq, list[int]], decoding: int, took: float) -> None:
+        """Stats of one pass; a pass that runs prompts and decodes too splits its time by tokens."""
+        st = self.stats
+        fed = [len(f) for f in feeds.values()]
+        decoded, prefilled = sum(fed[:decoding]), sum(fed[decoding:])
+        share = prefilled / (decoded + prefilled)
+        st.prefill_tokens += prefilled
+        st.prefill_s += took * share
+        if decoding:
+            st.decode_s += took * (1 - share)
+            st.decode_passes += 1
+            st.decode_tokens += decoded
+        st.max_batch = max(st.max_batch, len(feeds))
 
-    def _start(self, job: _Job) -> _Seq:
-        from transformers import DynamicCache
-
+    def _start(self, job: _Job) -> tuple[_Seq, list[int]]:
+        """Seat a request with what the prefix cache holds of its prompt; returns it and the tokens
+        its prefill pass runs (the rest of the prompt, and the call opening)."""
         ids = job.prompt_ids
         n, layers = self.prefix_cache.lookup(ids)
-        cache = DynamicCache(ddp_cache_data=layers) if layers else DynamicCache()
         sampling = job.request.sampling
         budget = self.max_context - len(ids)
         if sampling.max_tokens is not None:
@@ -438,20 +437,23 @@ class TransformersEngine:
 
             seq.matcher = self.constraints.matcher(job.compiled)
             seq.bitmask = xgr.allocate_token_bitmask(1, self.vocab_size)
-        opening = self._opening_draft(seq)
-        logits = self._forward(ids[n:] + opening, cache, keep=len(opening) + 1)
+        seq.opening = self._opening_draft(seq)
+        self._batch.add(seq, layers, n)
         self.stats.cached_tokens += n
-        kv = [(layer.keys, layer.values) for layer in cache.layers]
-        self._remember(ids, [(k[:, :, :len(ids)], v[:, :, :len(ids)]) for k, v in kv])
+        return seq, ids[n:] + seq.opening
+
+    def _prefilled(self, seq: _Seq, logits: Any) -> None:
+        """After a prompt's pass (``logits``: after its last token, then after each opening token):
+        remember the prompt's KV, keep the opening as far as greedy decoding confirms it."""
+        opening, seq.opening = seq.opening or [], None
+        ids = seq.job.prompt_ids
+        self._remember(ids, self._batch.extract(seq, len(ids)))
         kept = self._opening_kept(seq, opening, logits) if opening else 0
-        if kept < len(opening):
-            kv = [(k[:, :, :len(ids) + kept], v[:, :, :len(ids) + kept]) for k, v in kv]
+        self._batch.rollback(seq, len(opening) - kept)
         seq.logits = logits[kept]
-        self._batch.add(seq, kv, len(ids) + kept)
         if kept:
             seq.ids = opening[:kept]
             self._emit_text(seq)  # no stop string can be in it: requests with stop strings get no opening
-        return seq
 
     def _opening_draft(self, seq: _Seq) -> list[int]:
         """A tool call's opening, run with the prefill, as decoding would feed it: ``<tool_call>``
@@ -935,7 +937,7 @@ class TransformersEngine:
         try:
             self._count_output(seq.ids, ended=reason == "stop")
             full = job.prompt_ids + seq.ids
-            self._remember(full[: self._batch.length(seq)], self._batch.extract(seq))
+            self._remember(full[: self._batch.length(seq)], self._batch.extract(seq, copy=True))
         except Exception:  # the request is answered; only the caches missed this one
             log.exception("bookkeeping after a finished request failed")
         finally:
