@@ -231,3 +231,16 @@ def test_queue_limit_gives_429_and_the_rest_are_served():
 
         statuses = [r.status_code for r in asyncio.run(go())]
     assert statuses == [200, 200, 200]
+
+
+def test_the_transformers_engine_takes_eight_requests_at_once():
+    """Ragged passes make each concurrent sequence cost only its tokens: the server lets 8 in."""
+    from tooltune.engine.hf_engine import TransformersEngine
+    from tooltune.serve.chat import ChatService
+
+    class Bare(TransformersEngine):
+        def __init__(self):  # no model: only the class's concurrency is read
+            pass
+
+    assert ChatService(Bare(), "m").slots == 8
+    assert ChatService(Bare(), "m", max_concurrent=2).slots == 2

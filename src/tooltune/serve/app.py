@@ -81,7 +81,7 @@ def create_app(engines: Mapping[str, Engine], api_key: str | None = None, reques
     ``max_retries``: extra generations for a turn whose tool call failed validation.
     ``max_queue``: requests waiting per model beyond which new ones get 429.
     ``max_concurrent``: requests per model generating at once (default: the engine's
-    ``max_concurrency`` attribute, else 4); the others wait in an asyncio queue.
+    ``max_concurrency`` attribute: 8 for transformers; else 4); the others wait in an asyncio queue.
     """
     if not engines:
         raise ValueError("create_app needs at least one engine")

@@ -64,7 +64,7 @@ def serve(
     gguf_quant: str = typer.Option("f16", help="llama.cpp weights: f16 (same outputs as float32 on our eval) or q8_0 (faster)."),
     quantize: str = typer.Option("none", help="transformers weights: int8 (int8 weight-only Linear layers), w8a8 (int8 weights and activations, calibrated), bf16 or none."),
     timeout: float = typer.Option(120.0, help="Seconds a request may take, queueing included."),
-    max_concurrent: Optional[int] = typer.Option(None, help="Requests per model generating at once (default 4)."),
+    max_concurrent: Optional[int] = typer.Option(None, help="Requests per model generating at once (default: the engine's, 8 for transformers, else 4)."),
     speculate: int = typer.Option(8, min=0, help="Draft tokens per step for greedy requests, copied from the prompt or from recent outputs (0: off; same outputs)."),
 ) -> None:
     """Serve models behind an OpenAI-compatible API (POST /v1/chat/completions, GET /v1/models)."""
