@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from transformers import AutoModelForCausalLM, DynamicCache, LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM
+from transformers import (AutoModelForCausalLM, DynamicCache, Gemma3ForCausalLM, Gemma3TextConfig, LlamaConfig,
+                          LlamaForCausalLM, MistralConfig, MistralForCausalLM)
 
 from tooltune.engine.attention import use_engine_attention
 from tooltune.engine.batch import GROWTH, RaggedBatch
@@ -51,13 +52,27 @@ def test_a_ragged_pass_gives_each_sequence_its_own_logits(tiny_model_dir):
     _same_as_alone(model, reference)
 
 
-def test_sliding_window_layers_see_only_their_window():
+def _mistral():
     config = MistralConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                            num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
                            sliding_window=4, attn_implementation="sdpa")
+    return MistralForCausalLM, config
+
+
+def _gemma3():
+    config = Gemma3TextConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                              num_attention_heads=4, num_key_value_heads=2, head_dim=8, max_position_embeddings=64,
+                              sliding_window=4, layer_types=["sliding_attention", "full_attention"],
+                              attn_implementation="sdpa")
+    return Gemma3ForCausalLM, config
+
+
+@pytest.mark.parametrize("make", [_mistral, _gemma3], ids=["mistral-window-keyword", "gemma3-window-per-layer"])
+def test_sliding_window_layers_see_only_their_window(make):
+    cls, config = make()
     torch.manual_seed(1)
-    model = MistralForCausalLM(config).eval()
-    reference = MistralForCausalLM(config).eval()
+    model = cls(config).eval()
+    reference = cls(config).eval()
     reference.load_state_dict(model.state_dict())
     _same_as_alone(model, reference)
 
