@@ -5,9 +5,9 @@ Each sequence keeps its own KV buffers per layer (``[kv_heads, capacity, head_di
 copy when full). The model runs its projections and MLPs over all the pass's tokens as one
 sequence; attention runs per sequence over that sequence's own buffer
 (``tooltune.engine.attention``). A sequence fed 1 token next to one fed 40 costs 41 token-slots,
-not 2 x 40, and a sequence that joins or leaves copies nobody else's cache: on two cores the
-padded layout this replaces (one column index shared by all rows) spent half of a shared pass on
-padding and 12% of the time re-laying the cache as requests came and went.
+not 2 x 40, and a sequence that joins or leaves copies nobody else's cache. The padded layout
+this replaces (one column index shared by all rows) ran every row to the widest row's width, and
+in an 8-client run on two cores spent 12% of the time re-laying the cache as requests came and went.
 
 A sequence writes only at positions at or past its length, and its length never drops below its
 prompt: the prefix cache may keep views of a prompt's keys and values.
