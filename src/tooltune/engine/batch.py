@@ -77,7 +77,8 @@ class RaggedPass:
         return key_states, value_states
 
     def get_seq_length(self, layer_idx: int = 0) -> int:
-        return 0  # positions are given per token; nothing reads this
+        # Read only by models that derive positions from the cache; the engine passes position_ids.
+        return 0
 
     def mask(self, i: int, window: int | None) -> torch.Tensor | None:
         """Segment ``i``'s attention mask over its sequence's positions (None: attend to all):

@@ -374,7 +374,6 @@ class TransformersEngine:
                         feed = None
                     if feed is not None:
                         feeds[seq] = feed
-                decoding = len(feeds)
                 for job in pending:
                     if job.cancelled:
                         continue
@@ -399,7 +398,7 @@ class TransformersEngine:
                     self._batch = RaggedBatch(self.model)
                     active = []
                     continue
-                self._count_pass(feeds, decoding, time.perf_counter() - t0)
+                self._count_pass(feeds, time.perf_counter() - t0)
                 for seq in list(active):
                     if seq.opening is not None:
                         try:
@@ -412,15 +411,16 @@ class TransformersEngine:
                     else:
                         seq.logits = self._verify(seq, logits[seq]) if seq.draft else logits[seq][0]
 
-    def _count_pass(self, feeds: dict[_Seq, list[int]], decoding: int, took: float) -> None:
-        """Stats of one pass; a pass that runs prompts and decodes too splits its time by tokens."""
+    def _count_pass(self, feeds: dict[_Seq, list[int]], took: float) -> None:
+        """Stats of one pass (before ``_prefilled``: a prompt's sequence still has its ``opening``);
+        a pass that runs prompts and decodes too splits its time by tokens."""
         st = self.stats
-        fed = [len(f) for f in feeds.values()]
-        decoded, prefilled = sum(fed[:decoding]), sum(fed[decoding:])
+        prefilled = sum(len(f) for seq, f in feeds.items() if seq.opening is not None)
+        decoded = sum(len(f) for seq, f in feeds.items() if seq.opening is None)
         share = prefilled / (decoded + prefilled)
         st.prefill_tokens += prefilled
         st.prefill_s += took * share
-        if decoding:
+        if decoded:
             st.decode_s += took * (1 - share)
             st.decode_passes += 1
             st.decode_tokens += decoded
