@@ -85,3 +85,14 @@ def test_url_path_parses_raw_tool_call_text_and_reports_server_errors():
                          http_client=httpx.AsyncClient(transport=httpx.MockTransport(down)))
     pred = asyncio.run(predict_url(client, "m", CASE))
     assert pred.error and "500" in pred.error
+
+
+def test_warmup_request_goes_first_untimed_and_leaves_cases_alone():
+    eng = ScriptedEngine(["Hi!", TEXT])
+    preds = run_engine(eng, [CASE], constrained=False, max_tokens=64, progress=False, warmup=True)
+    assert len(preds) == 1 and preds[0].raw == TEXT and preds.warmup_s is not None
+    first = eng.requests[0]
+    assert first.messages[-1].content == "Hello" and first.sampling.max_tokens == 8
+    assert [t.name for t in first.tools] == [t.name for t in CASE.tools]
+    assert eng.requests[1].messages[-1].content == "complete 3 and 4"
+    assert run_engine(ScriptedEngine([TEXT]), [CASE], progress=False).warmup_s is None

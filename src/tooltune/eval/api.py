@@ -186,13 +186,16 @@ def run_eval(
                 engine = factory(str(spec), constrained)
             except (ValueError, FileNotFoundError) as e:
                 raise EvalError(f"cannot load model {spec!r}: {e}") from None
-        for suite in loaded:
+        for i, suite in enumerate(loaded):
             label = f"{entry['name']} {suite.name}"
+            warmup = i == 0  # latency is per turn of a running server: its one-off start is timed apart
             if engine is not None:
-                preds = run_engine(engine, suite.cases, constrained, max_tokens, progress, label)
+                preds = run_engine(engine, suite.cases, constrained, max_tokens, progress, label, warmup=warmup)
             else:
-                preds = run_url(str(base_url), str(spec), suite.cases, max_tokens, progress, api_key, label)
+                preds = run_url(str(base_url), str(spec), suite.cases, max_tokens, progress, api_key, label, warmup=warmup)
             entry["results"][suite.name] = score_suite(suite, preds)
+            if preds.warmup_s is not None:
+                entry["results"][suite.name]["summary"]["warmup_s"] = preds.warmup_s
         if E2E_SUITE in suites:
             entry["e2e"] = _run_e2e(str(spec), base_url, limit, api_key)
         curve = training_curve(str(spec)) if base_url is None else None

@@ -27,6 +27,7 @@ METRICS = [
     ("ttft_p50_s", "Time to first token p50", "ms"),
     ("ttft_p95_s", "Time to first token p95", "ms"),
     ("tokens_per_s_p50", "Generated tokens/s p50", "num"),
+    ("warmup_s", "First request (untimed warm-up: tools prefill, first-call costs)", "ms"),
 ]
 """(key, label, unit) of the summary rows, in display order."""
 

@@ -15,7 +15,7 @@ import time
 from typing import Any, Callable, Sequence
 
 from tooltune.core.format import parse_output
-from tooltune.core.types import FunctionCall, ToolCall, new_call_id
+from tooltune.core.types import FunctionCall, Message, ToolCall, new_call_id
 from tooltune.engine import EngineDelta, EngineError, EngineFinal, GenerationRequest, SamplingParams
 
 from .cases import EvalCase
@@ -67,10 +67,42 @@ async def predict_engine(engine: Any, case: EvalCase, constrained: bool = True, 
     return pred
 
 
+class Predictions(list):
+    """The predictions of a run, in case order, and how long its untimed warm-up request took."""
+
+    warmup_s: float | None = None
+
+
+WARMUP_TOKENS = 8
+
+
+def warmup_case(case: EvalCase) -> EvalCase:
+    """An untimed first request: ``case``'s tools and system messages and a greeting. It pays the
+    one-off costs (the tools block's prefill into the prefix cache, first-call allocations) that an
+    agent pays once per server, not per turn, without caching any timed case's own prompt."""
+    system = [m for m in case.messages if m.role == "system"][:1]
+    return EvalCase(id="warmup", conversation_id="warmup", turn=0, category="warmup",
+                    messages=system + [Message(role="user", content="Hello")], tools=case.tools)
+
+
+async def _warm_up(predict: Callable[[EvalCase], Any], cases: Sequence[EvalCase]) -> float | None:
+    if not cases:
+        return None
+    start = time.perf_counter()
+    try:
+        await predict(warmup_case(cases[0]))
+    except Exception:  # noqa: BLE001 - a failed warm-up only leaves the first timed turn cold
+        pass
+    return time.perf_counter() - start
+
+
 def run_engine(engine: Any, cases: Sequence[EvalCase], constrained: bool = True, max_tokens: int = 512,
-               progress: bool = True, label: str = "eval") -> list[Prediction]:
-    async def go() -> list[Prediction]:
-        out = []
+               progress: bool = True, label: str = "eval", warmup: bool = False) -> Predictions:
+    """Every case in order, one at a time; with ``warmup`` an untimed request goes first."""
+    async def go() -> Predictions:
+        out = Predictions()
+        if warmup:
+            out.warmup_s = await _warm_up(lambda c: predict_engine(engine, c, constrained, WARMUP_TOKENS), cases)
         with _progress_bar(len(cases), label, progress) as bar:
             for case in cases:
                 out.append(await predict_engine(engine, case, constrained, max_tokens))
@@ -149,14 +181,17 @@ async def predict_url(client: Any, model: str, case: EvalCase, max_tokens: int =
 
 
 def run_url(base_url: str, model: str, cases: Sequence[EvalCase], max_tokens: int = 512, progress: bool = True,
-            api_key: str | None = None, label: str = "eval", timeout_s: float = 300.0) -> list[Prediction]:
+            api_key: str | None = None, label: str = "eval", timeout_s: float = 300.0, warmup: bool = False) -> Predictions:
+    """Every case in order, one request at a time; with ``warmup`` an untimed request goes first."""
     from openai import AsyncOpenAI
 
-    async def go() -> list[Prediction]:
+    async def go() -> Predictions:
         client = AsyncOpenAI(base_url=base_url, api_key=api_key or os.environ.get("OPENAI_API_KEY") or "not-needed",
                              timeout=timeout_s, max_retries=0)
-        out = []
+        out = Predictions()
         try:
+            if warmup:
+                out.warmup_s = await _warm_up(lambda c: predict_url(client, model, c, WARMUP_TOKENS), cases)
             with _progress_bar(len(cases), label, progress) as bar:
                 for case in cases:
                     out.append(await predict_url(client, model, case, max_tokens))
