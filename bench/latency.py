@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=Path("/tmp/lat/eval.jsonl"))
     ap.add_argument("--url", help="use a running server instead of starting one (no RSS then)")
     ap.add_argument("--served-name", default="bench", help="model name on --url")
-    ap.add_argument("--quantize", default="none", help="server weights: none (float32, the serving default), bf16 or int8")
+    ap.add_argument("--quantize", default="auto", help="server weights, as `tooltune serve --quantize`: auto (the serving default), none (float32), bf16-linear, int8, w8a8 or bf16")
     ap.add_argument("--backend", default="transformers", help="server engine: transformers or llama.cpp")
     ap.add_argument("--turns", type=int, default=0, help="limit the number of tool-call turns (0: all)")
     ap.add_argument("--baseline-turns", type=int, default=10, help="single-call turns timed with generate()")

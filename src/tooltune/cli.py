@@ -51,7 +51,7 @@ def demo(
     eval_limit: int = typer.Option(40, help="Held-out conversations the tuned model is evaluated on."),
     base_limit: int = typer.Option(10, help="How many of those the base model is evaluated on (it rambles: slow)."),
     base_max_tokens: int = typer.Option(64, help="Completion tokens per turn for the base model (the tuned one gets 128)."),
-    quantize: str = typer.Option("none", help="Serving/eval weights: none (float32), bf16 or int8 (weight-only: same exact match, lower RSS, not faster here)."),
+    quantize: str = typer.Option("auto", help="Serving/eval weights, as `tooltune serve --quantize`: auto (bf16-linear where the CPU runs bfloat16 products fast), none (float32), bf16-linear, int8, w8a8 or bf16."),
 ) -> None:
     """The main job on the embedded model: data -> train -> eval base vs tuned -> serve + Task API
     -> end-to-end agent scenarios -> RUN/report.html and report.json."""

@@ -89,7 +89,7 @@ def print_headline(console: Console, report: dict[str, Any]) -> None:
 
 
 def run_demo(out: Path = Path("runs/demo"), n: int = 2000, seed: int = 0, eval_limit: int = 40,
-             base_limit: int = 10, max_tokens: int = 128, base_max_tokens: int = 64, quantize: str | None = None,
+             base_limit: int = 10, max_tokens: int = 128, base_max_tokens: int = 64, quantize: str | None = "auto",
              console: Console | None = None) -> dict[str, Any]:
     from tooltune.agent.e2e import run_suite
     from tooltune.core.tools import load_tools
@@ -182,7 +182,8 @@ def run_demo(out: Path = Path("runs/demo"), n: int = 2000, seed: int = 0, eval_l
 
     done = _stage(console, 5, "report")
     report["headline"] = headline(report, tuned)
-    report["demo"] = {"seconds": round(time.perf_counter() - t0, 1), "run_dir": str(out), "quantize": quantize}
+    report["demo"] = {"seconds": round(time.perf_counter() - t0, 1), "run_dir": str(out), "quantize": quantize,
+                      "weights": getattr(tuned_engine(), "weights", None)}
     paths = write_report(report, out)
     print_headline(console, report)
     done(f"{paths['html']} and {paths['json']}")

@@ -74,6 +74,7 @@ def tiny_engine_factory(tiny_model_dir):
     from tooltune.engine import load_engine
 
     def make(**kw):
+        kw.setdefault("quantize", None)  # float32: the tests compare with stock transformers
         return load_engine(str(tiny_model_dir), **kw)
 
     return make

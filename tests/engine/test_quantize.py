@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tooltune.engine.quantize import KERNEL_MAX_ROWS, Int8WeightOnlyLinear, int8_weight_only, quantize_model
+from tooltune.engine import quantize as q_mod
+from tooltune.engine.quantize import (KERNEL_MAX_ROWS, BFloat16Linear, Int8WeightOnlyLinear, bfloat16_linears,
+                                      int8_weight_only, quantize_model, resolve_quantize)
 
 
 @pytest.mark.parametrize("chunked", [False, True])
@@ -75,3 +77,59 @@ def test_the_float_path_reuses_one_buffer_and_keeps_layers_apart():
         yb = qb(ya)
         assert torch.allclose(ya, torch.nn.functional.linear(x, qa.dequantized(), a.bias), atol=1e-4)
         assert torch.allclose(yb, torch.nn.functional.linear(ya, qb.dequantized(), b.bias), atol=1e-4)
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_bfloat16_linear_multiplies_in_bfloat16_and_returns_float32(bias):
+    torch.manual_seed(0)
+    lin = torch.nn.Linear(64, 48, bias=bias)
+    b = BFloat16Linear(lin.weight, lin.bias)
+    assert b.weight.dtype == torch.bfloat16 and (b.bias is None or b.bias.dtype == torch.float32)
+    x = torch.randn(3, 5, 64)
+    got = b(x)
+    assert got.dtype == torch.float32 and got.shape == (3, 5, 48)
+    want = torch.nn.functional.linear(x.bfloat16(), lin.weight.bfloat16()).float() + (lin.bias if bias else 0)
+    assert torch.allclose(got, want, atol=1e-6)
+    assert torch.allclose(got, lin(x), atol=0.05, rtol=0.02) and not torch.equal(got, lin(x))
+
+
+def test_bf16_linear_keeps_the_head_and_the_residual_stream_float32(tiny_model_dir):
+    from tooltune.core.models import load_model
+
+    model, tok, _ = load_model(str(tiny_model_dir))
+    model.eval()
+    ids = tok("add a task to buy milk tomorrow with high priority", return_tensors="pt").input_ids
+    head = model.get_output_embeddings()
+    with torch.no_grad():
+        ref = model(ids).logits
+        assert quantize_model(model, "bf16-linear") is model
+        got = model(ids).logits
+    assert not [m for m in model.modules() if type(m) is torch.nn.Linear and m is not head]
+    assert model.get_output_embeddings() is head and head.weight.dtype == torch.float32
+    assert model.get_input_embeddings().weight.dtype == torch.float32
+    assert got.dtype == torch.float32 and not torch.equal(got, ref)
+    assert (ref.argmax(-1) == got.argmax(-1)).float().mean() >= 0.9
+    assert (ref - got).abs().max() < 0.05 * ref.abs().max()
+
+
+def test_auto_takes_bf16_linear_only_where_it_pays(monkeypatch):
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4))
+    monkeypatch.setattr(q_mod, "bf16_products_pay", lambda: True)
+    assert resolve_quantize("auto", model) == "bf16-linear"
+    assert resolve_quantize("auto", model.to(torch.bfloat16)) is None  # not float32: left as loaded
+    monkeypatch.setattr(q_mod, "bf16_products_pay", lambda: False)
+    assert resolve_quantize("auto", model.float()) is None
+    assert quantize_model(model, "auto") is model and type(model[0]) is torch.nn.Linear
+    for explicit in (None, "none", "int8", "bf16-linear"):
+        assert resolve_quantize(explicit, model) == explicit
+
+
+def test_bf16_products_pay_is_a_measurement():
+    assert isinstance(q_mod.bf16_products_pay(rows=8, width=32, out=32), bool)
+
+
+def test_the_engine_says_what_its_weights_run_as(tiny_engine_factory, monkeypatch):
+    assert tiny_engine_factory().weights == "float32"
+    assert tiny_engine_factory(quantize="bf16-linear").weights == "bf16-linear"
+    monkeypatch.setattr(q_mod, "bf16_products_pay", lambda: False)
+    assert tiny_engine_factory(quantize="auto").weights == "float32"

@@ -44,8 +44,10 @@ def engines(monkeypatch, tmp_path):
     made = []
 
     def factory(spec, constrained, quantize=None, backend="transformers"):
-        made.append((spec, constrained) + ((quantize,) if quantize else ()) + ((backend,) if backend != "transformers" else ()))
-        return ScriptedEngine(tuned if "tuned" in spec else base, name=spec)
+        made.append((spec, constrained) + ((quantize,) if quantize not in (None, "auto") else ()) + ((backend,) if backend != "transformers" else ()))
+        engine = ScriptedEngine(tuned if "tuned" in spec else base, name=spec)
+        engine.weights = {None: "float32", "auto": "bf16-linear"}.get(quantize, quantize)  # as load_engine resolves
+        return engine
 
     monkeypatch.setattr(api, "default_engine_factory", factory)
     run = tmp_path / "runs" / "tuned"
@@ -109,7 +111,8 @@ def test_no_constrain_and_limit(eval_file, engines, tmp_path):
     assert made == [("tuned-x", False)]
     report = json.loads((tmp_path / "o" / "report.json").read_text())
     assert report["models"][0]["results"]["data"]["summary"]["n"] == 2 and report["config"]["constrained"] is False
-    assert report["config"]["weights"] == "float32"
+    assert report["config"]["weights"] == "bf16-linear"  # the default, "auto", as the engine resolved it
+    assert report["models"][0]["weights"] == "bf16-linear"
 
 
 @pytest.mark.parametrize("flag, value, config_key", [("--quantize", "int8", "weights"),
@@ -129,7 +132,7 @@ def test_engine_options_reach_the_engine_and_the_report(eval_file, engines, tmp_
     (["--model", "m", "--suite", "bfcl:java"], "unknown BFCL category"),
     (["--model", "m", "--suite", "mmlu"], "unknown suite"),
     (["--model", "m", "--suite", "taskapi-e2e"], "give --base-url"),
-    (["--model", "m", "--data", "x.jsonl", "--quantize", "int4"], "--quantize must be int8, w8a8, bf16"),
+    (["--model", "m", "--data", "x.jsonl", "--quantize", "int4"], "--quantize must be auto, bf16-linear, int8, w8a8, bf16 or none"),
     (["--model", "m", "--data", "x.jsonl", "--backend", "vllm"], "--backend must be transformers or llama.cpp"),
     (["--model", "m", "--data", "x.jsonl", "--backend", "llama.cpp", "--quantize", "int8"], "applies to the transformers backend"),
 ])
@@ -203,10 +206,10 @@ def test_against_an_earlier_report_compares_turn_by_turn(eval_file, engines, tmp
                                       "--no-progress", "--against", str(tmp_path / "a")])
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "b" / "report.json").read_text())
-    assert [m["name"] for m in report["models"]] == ["base-run (earlier, float32)", "base-run"]
+    assert [m["name"] for m in report["models"]] == ["base-run (earlier, bf16-linear)", "base-run"]
     acc = report["comparisons"][0]["metrics"]["accuracy"]
     assert (acc["difference"], acc["difference_ci95"], acc["gained"], acc["lost"]) == (0.0, [0.0, 0.0], 0, 0)
-    assert "base-run vs base-run (earlier, float32) (data)" in result.output and "no turns in common" not in result.output
+    assert "base-run vs base-run (earlier, bf16-linear) (data)" in result.output and "no turns in common" not in result.output
     # an earlier report on other turns: said, and nothing compared
     other = json.loads((tmp_path / "a" / "report.json").read_text())
     for c in other["models"][0]["results"]["data"]["cases"]:

@@ -18,9 +18,11 @@ BACKENDS = ("transformers", "llama.cpp")
 LLAMACPP_CONTEXT = 4096
 """Context per llama.cpp slot unless asked otherwise (its KV cache is allocated up front)."""
 
-Quantize = Literal["int8", "w8a8", "bf16"]
-"""int8: int8 weight-only Linear layers, per-channel scales (CPU); w8a8: int8 weights and
-activations, smoothed on calibration text (CPU); bf16: bfloat16 weights."""
+Quantize = Literal["auto", "bf16-linear", "int8", "w8a8", "bf16"]
+"""auto: bf16-linear where this CPU runs bfloat16 products fast (measured at load), else the
+weights as loaded; int8: int8 weight-only Linear layers, per-channel scales (CPU); w8a8: int8 weights and
+activations, smoothed on calibration text (CPU); bf16: bfloat16 weights; bf16-linear: the
+Linear layers but the LM head multiply in bfloat16, everything else stays float32."""
 QUANTIZE_MODES: tuple[str, ...] = get_args(Quantize)
 
 
@@ -40,7 +42,7 @@ def load_engine(
     spec: str | Path,
     *,
     constrained: bool = True,
-    quantize: str | None = None,
+    quantize: str | None = "auto",
     name: str | None = None,
     threads: int | None = None,
     prefix_cache_entries: int = 4,
@@ -54,7 +56,8 @@ def load_engine(
     """Load a model (embedded name, run dir, merged dir, HF id/path) as an engine.
 
     ``constrained``: apply grammar constraints (requests can still opt out);
-    ``quantize``: None, "int8", "w8a8" or "bf16"; ``threads``: torch intra-op threads (process-wide);
+    ``quantize``: "auto" (bfloat16 products where the CPU runs them fast, else as loaded), None
+    (as loaded, float32), "bf16-linear", "int8", "w8a8" or "bf16"; ``threads``: torch intra-op threads (process-wide);
     ``name``: the name the engine reports (default: the spec as given); ``speculate``: draft length
     for greedy requests, from the prompt and from recent outputs (0 turns drafting off; outputs
     are the same either way).
@@ -73,12 +76,16 @@ def load_engine(
     from tooltune.core.replies import load_replies
 
     from .openmp import release_thread_team
-    from .quantize import quantize_model  # imports torch: only when a transformers engine is built
+    from .quantize import quantize_model, resolve_quantize  # imports torch: only for this backend
 
     if threads:
         torch.set_num_threads(threads)
     model, tokenizer, fmt = load_model(spec)
     replies = load_replies(resolve(spec).fmt_dir)
+    quantize = resolve_quantize(quantize, model)
+    if quantize in ("", "none", "fp32", "float32"):
+        quantize = None
+    log.info("weights: %s", quantize or "as loaded")
     calibration = []
     if quantize == "w8a8":
         from .w8a8 import calibration_texts
@@ -96,6 +103,7 @@ def load_engine(
         jump_forward=jump_forward,
         speculate=speculate,
     )
+    engine.weights = quantize or str(next(model.parameters()).dtype).removeprefix("torch.")
     # A tuned model's training replies seed the drafts from recent outputs (tooltune.core.replies).
     engine.seed_drafts(replies)
     return engine

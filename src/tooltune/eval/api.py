@@ -33,7 +33,7 @@ class Suite:
     cases: list[EvalCase]
 
 
-def default_engine_factory(spec: str, constrained: bool, quantize: str | None = None,
+def default_engine_factory(spec: str, constrained: bool, quantize: str | None = "auto",
                            backend: str = "transformers") -> Any:
     """The shared engine (imported lazily: it pulls torch or llama.cpp)."""
     from tooltune.engine import load_engine  # type: ignore[attr-defined]
@@ -148,14 +148,16 @@ def run_eval(
     progress: bool = True,
     engine_factory: EngineFactory | None = None,
     api_key: str | None = None,
-    quantize: str | None = None,
+    quantize: str | None = "auto",
     backend: str = "transformers",
 ) -> dict[str, Any]:
     """Evaluate every model on the eval file and the suites; returns the report dict.
 
     ``models`` are run directories / embedded model names (in-process), or, with ``base_url``,
     model names the server knows. ``limit`` caps conversations (data) and entries (each suite).
-    ``quantize`` (in-process): the serving weights to check, "int8" or "bf16" (default float32).
+    ``quantize`` (in-process): the serving weights, as ``load_engine`` takes them: "auto" (the
+    server's default), None (float32), "bf16-linear", "int8", "w8a8" or "bf16"; each model's entry
+    records what its engine ran (``weights``).
     ``backend`` (in-process): "transformers" or "llama.cpp" (the model exported to GGUF).
     """
     if not models:
@@ -186,6 +188,7 @@ def run_eval(
                 engine = factory(str(spec), constrained)
             except (ValueError, FileNotFoundError) as e:
                 raise EvalError(f"cannot load model {spec!r}: {e}") from None
+            entry["weights"] = getattr(engine, "weights", None)
         for i, suite in enumerate(loaded):
             label = f"{entry['name']} {suite.name}"
             warmup = i == 0  # latency is per turn of a running server: its one-off start is timed apart
@@ -202,6 +205,9 @@ def run_eval(
         if curve:
             entry["training"] = curve
         report["models"].append(entry)
+    ran = {m["weights"] for m in report["models"] if m.get("weights")}
+    if len(ran) == 1:  # "auto" says what it resolved to
+        report["config"]["weights"] = ran.pop()
     report["comparisons"] = comparisons(report)
     return report
 

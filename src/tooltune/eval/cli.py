@@ -26,7 +26,7 @@ def eval_command(
     suite: List[str] = typer.Option([], "--suite", help="bfcl:simple|multiple|parallel|parallel_multiple|irrelevance, or taskapi-e2e (repeatable)."),
     no_constrain: bool = typer.Option(False, "--no-constrain", help="Disable grammar-constrained decoding (in-process)."),
     max_tokens: int = typer.Option(512, "--max-tokens", min=1, help="Completion token limit per turn."),
-    quantize: Optional[str] = typer.Option(None, "--quantize", help="In-process weights to check: int8, w8a8 or bf16 (default float32, as served)."),
+    quantize: str = typer.Option("auto", "--quantize", help="In-process weights: auto (as `tooltune serve` runs them by default), none (float32), bf16-linear, int8, w8a8 or bf16."),
     backend: str = typer.Option("transformers", "--backend", help="In-process engine: transformers, or llama.cpp (the model exported to GGUF q8_0, as `tooltune serve --backend llama.cpp` runs it)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
     against_report: Optional[Path] = typer.Option(None, "--against", help="An earlier report.json (or its directory): its models join this report as the baselines of paired, turn-by-turn comparisons."),
@@ -38,11 +38,11 @@ def eval_command(
 
     from tooltune.engine.factory import QUANTIZE_MODES
 
-    if quantize not in (None, *QUANTIZE_MODES):
-        _fail(f"--quantize must be {', '.join(QUANTIZE_MODES)}, got {quantize!r}")
+    if quantize not in ("none", *QUANTIZE_MODES):
+        _fail(f"--quantize must be {', '.join(QUANTIZE_MODES)} or none, got {quantize!r}")
     if backend not in ("transformers", "llama.cpp"):
         _fail(f"--backend must be transformers or llama.cpp, got {backend!r}")
-    if quantize and backend != "transformers":
+    if quantize not in ("auto", "none") and backend != "transformers":
         _fail("--quantize applies to the transformers backend (llama.cpp runs the q8_0 GGUF)")
     if data is not None and not data.is_file():
         _fail(f"eval data not found: {data}")
@@ -50,7 +50,8 @@ def eval_command(
     try:
         report = run_eval(model, data=data, suites=suite, base_url=base_url, limit=limit,
                           constrained=not no_constrain, max_tokens=max_tokens, progress=progress, api_key=api_key,
-                          quantize=quantize, backend=backend)
+                          quantize=None if quantize == "none" or backend != "transformers" else quantize,
+                          backend=backend)
         if earlier is not None:
             report = against(report, earlier)
     except (EvalError, CasesError) as e:

@@ -62,7 +62,11 @@ def serve(
         "Engine: transformers, or llama.cpp (the model exported to GGUF once, cached, and run by "
         "llama.cpp in this process: faster on a CPU).")),
     gguf_quant: str = typer.Option("f16", help="llama.cpp weights: f16 (same outputs as float32 on our eval) or q8_0 (faster)."),
-    quantize: str = typer.Option("none", help="transformers weights: int8 (int8 weight-only Linear layers), w8a8 (int8 weights and activations, calibrated), bf16 or none."),
+    quantize: str = typer.Option("auto", help=(
+        "transformers weights: auto (bf16-linear where this CPU runs bfloat16 products fast, measured "
+        "at load; else float32), bf16-linear (bfloat16 products in the Linear layers, the rest float32), "
+        "none (float32 as loaded), int8 (int8 weight-only Linear layers), w8a8 (int8 weights and "
+        "activations, calibrated) or bf16.")),
     timeout: float = typer.Option(120.0, help="Seconds a request may take, queueing included."),
     max_concurrent: Optional[int] = typer.Option(None, help="Requests per model generating at once (default: the engine's, 8 for transformers, else 4)."),
     speculate: int = typer.Option(8, min=0, help="Draft tokens per step for greedy requests, copied from the prompt or from recent outputs (0: off; same outputs)."),
@@ -76,7 +80,7 @@ def serve(
         raise _fail(f"--backend must be transformers or llama.cpp, not {backend!r}")
     if gguf_quant not in ("f16", "q8_0"):
         raise _fail(f"--gguf-quant must be f16 or q8_0, not {gguf_quant!r}")
-    if backend == "llama.cpp" and quantize != "none":
+    if backend == "llama.cpp" and quantize not in ("none", "auto"):
         raise _fail("--quantize applies to the transformers backend; use --gguf-quant with llama.cpp")
     if timeout <= 0:
         raise _fail("--timeout must be positive")
