@@ -226,7 +226,7 @@ class TransformersEngine:
         self.value_ends = ValueEnds() if speculate else None
         """What followed each tool argument's value in recent calls: drafted after a copied value."""
         self.stats = EngineStats()
-        self.weights = str(getattr(config, "torch_dtype", None) or "float32").removeprefix("torch.")
+        self.weights = str(getattr(config, "dtype", None) or "float32").removeprefix("torch.")
         """What the weights run as ("float32", "bf16-linear", "w8a8", ...; ``load_engine`` sets it)."""
         self._closer_mask = None
         self._constraints: ConstraintCompiler | None = None
