@@ -132,3 +132,23 @@ def test_lora_top_layers_adapts_only_the_last_layers(tiny_model_dir, train_jsonl
     assert adapted == {str(n - 1)}
     kinds = {name.split(".lora_A")[0].split(".")[-1] for name, _ in tuned.named_parameters() if "lora_A" in name}
     assert {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"} <= kinds
+
+
+@pytest.mark.parametrize("pays, expect", [(True, "bf16"), (False, "fp32")])
+def test_auto_precision_trains_in_bf16_only_where_it_pays(tiny_model_dir, train_jsonl, tmp_path, monkeypatch, pays, expect):
+    from tooltune.core import hardware
+
+    monkeypatch.setattr(hardware, "bf16_pays", lambda device: pays)
+    seen = []
+    real = torch.autocast.__init__
+
+    def spy(self, device_type, *a, **kw):
+        seen.append((kw.get("dtype"), kw.get("enabled", True)))
+        real(self, device_type, *a, **kw)
+
+    monkeypatch.setattr(torch.autocast, "__init__", spy)
+    res = train(_cfg(tiny_model_dir, max_steps=2, precision="auto"), train_jsonl, tmp_path / "r", log=lambda m: None)
+    assert res.summary["precision"] == expect
+    bf16_on = any(dtype == torch.bfloat16 and enabled for dtype, enabled in seen)
+    assert bf16_on == (expect == "bf16")
+    assert (tmp_path / "r" / "model" / "adapter_model.safetensors").is_file()

@@ -31,6 +31,8 @@ from typing import Any, Iterable
 import torch
 from torch import nn
 
+from tooltune.core.hardware import bf16_products_pay
+
 KERNEL_MAX_ROWS = 12
 """Inputs with at most this many rows use the int8 kernel; longer ones a float32 matmul (except
 in a ``chunked`` layer: the kernel, this many rows per call)."""
@@ -158,30 +160,6 @@ def unmap_float_tensors(model: nn.Module) -> None:
         for p in list(model.parameters()) + list(model.buffers()):
             if p.dtype.is_floating_point:
                 p.data = p.data.clone()
-
-
-BF16_MIN_SPEEDUP = 1.5
-"""``auto`` takes bfloat16 products where they beat float32 by at least this much."""
-
-
-def bf16_products_pay(rows: int = 64, width: int = 576, out: int = 1536) -> bool:
-    """Whether this CPU multiplies a [rows, width] input by a [width, out] weight clearly faster in
-    bfloat16 than in float32: measured (best of five, ~20 ms), not guessed from CPU flags. Where the
-    CPU has bfloat16 dot products (AVX512-BF16, AMX) oneDNN runs them ~4x faster at 64 rows (3x at
-    8); without, bfloat16 is emulated and slower than float32."""
-    import time
-
-    def best(dtype: torch.dtype) -> float:
-        x, w = torch.randn(rows, width, dtype=dtype), torch.randn(out, width, dtype=dtype)
-        times = []
-        for _ in range(7):
-            start = time.perf_counter()
-            for _ in range(4):
-                nn.functional.linear(x, w)
-            times.append(time.perf_counter() - start)
-        return min(times[2:])
-
-    return best(torch.float32) >= BF16_MIN_SPEEDUP * best(torch.bfloat16)
 
 
 def resolve_quantize(quantize: str | None, model: Any) -> str | None:

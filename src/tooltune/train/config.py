@@ -83,7 +83,12 @@ class TrainConfig(BaseModel):
         description="Load the frozen base in 4-bit NF4 (bitsandbytes) and train LoRA on top: QLoRA, CUDA only. "
         "Needs method: lora.",
     )
-    precision: Literal["fp32", "bf16"] = Field("fp32", description="Compute precision (bf16 autocast).")
+    precision: Literal["fp32", "bf16", "auto"] = Field(
+        "fp32",
+        description="Compute precision: fp32, bf16 (autocast; on a GPU the frozen base also loads in bfloat16), "
+        "or auto: bf16 where the device computes it fast (a CUDA GPU that supports it, a CPU whose bfloat16 "
+        "products measure 1.5x float32's: AVX512-BF16, AMX), else fp32.",
+    )
     gradient_checkpointing: bool = Field(False, description="Trade compute for memory (large models on GPU).")
 
     checkpoint_every: int = Field(100, description="Save a resumable checkpoint every N optimizer steps (0: never).")

@@ -195,13 +195,22 @@ def train(
     if resume and ckpt is None:
         raise TrainError(f"{run_dir}: no checkpoint to resume from")
 
-    accelerator = Accelerator(mixed_precision="bf16" if cfg.precision == "bf16" else "no")
+    precision = cfg.precision
+    if precision == "auto":
+        from tooltune.core.hardware import bf16_pays
+
+        precision = "bf16" if bf16_pays("cuda" if torch.cuda.is_available() else "cpu") else "fp32"
+    from accelerate.state import AcceleratorState
+
+    # Accelerate keeps one precision per process; a second run in it (a sweep, the tests) may differ.
+    AcceleratorState._reset_state()
+    accelerator = Accelerator(mixed_precision="bf16" if precision == "bf16" else "no")
     main = accelerator.is_main_process
     set_seed(cfg.seed)
     on_gpu = accelerator.device.type == "cuda"
     try:
         # The tokenizer comes back with the tooltune chat template installed.
-        model, tok, fmt = load_model(cfg.base, dtype="bfloat16" if (cfg.precision == "bf16" and on_gpu) else "float32",
+        model, tok, fmt = load_model(cfg.base, dtype="bfloat16" if (precision == "bf16" and on_gpu) else "float32",
                                      quantization=cfg.quantization)
     except ModelNotFound as e:
         raise TrainError(str(e)) from None
@@ -364,7 +373,7 @@ def train(
         "steps": total_steps, "planned_steps": planned_steps, "stopped_by_time_budget": stopped_by_budget,
         "resumed_from": start, "examples": len(examples), "train_seconds": round(train_s, 1),
         "tokens_per_s": round(tokens_done / train_s, 1) if train_s else None, "trainable_parameters": n_trainable,
-        "processes": accelerator.num_processes, "replica_digests": digests,
+        "processes": accelerator.num_processes, "precision": precision, "replica_digests": digests,
         "added_tokens": [tok.convert_ids_to_tokens(i) for i in new_ids],
     }
     if len(set(digests)) > 1:
