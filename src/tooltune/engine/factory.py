@@ -76,14 +76,14 @@ def load_engine(
     from tooltune.core.replies import load_replies
 
     from .openmp import release_thread_team
-    from .quantize import quantize_model, resolve_quantize  # imports torch: only for this backend
+    from .quantize import AS_LOADED, quantize_model, resolve_quantize  # imports torch: only for this backend
 
     if threads:
         torch.set_num_threads(threads)
     model, tokenizer, fmt = load_model(spec)
     replies = load_replies(resolve(spec).fmt_dir)
     quantize = resolve_quantize(quantize, model)
-    if quantize in ("", "none", "fp32", "float32"):
+    if quantize in AS_LOADED:
         quantize = None
     log.info("weights: %s", quantize or "as loaded")
     calibration = []

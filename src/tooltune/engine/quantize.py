@@ -2,7 +2,7 @@
 layers, or bfloat16 throughout.
 
 Where the CPU has bfloat16 dot products (AVX512-BF16 here, AMX on recent Xeons), oneDNN runs a
-64-row bfloat16 product ~4x faster than float32 (3x at 8 rows, even at one row): prefills and
+64-row bfloat16 product ~4x faster than float32 (3x at 8 rows, 1.2x at one): prefills and
 draft-verifying passes are such products. ``bfloat16_linears`` takes that for every Linear layer
 but the LM head and keeps the rest of the model (residual stream, norms, attention, logits) in
 float32; ``auto``, the serving default, picks it where it measurably pays.
@@ -162,6 +162,10 @@ def unmap_float_tensors(model: nn.Module) -> None:
                 p.data = p.data.clone()
 
 
+AS_LOADED = (None, "", "none", "fp32", "float32")
+"""``quantize`` values that leave the weights as loaded."""
+
+
 def resolve_quantize(quantize: str | None, model: Any) -> str | None:
     """``auto`` -> "bf16-linear" for a float32 model on a CPU where bfloat16 products pay
     (``bf16_products_pay``), else None (the weights as loaded). Other values pass through."""
@@ -179,7 +183,7 @@ def quantize_model(model: Any, quantize: str | None, calibration: Iterable[list[
     ``calibration`` (token id lists); "bf16": bfloat16; "bf16-linear": bfloat16 products in the
     Linear layers but the LM head (``bfloat16_linears``); "auto": ``resolve_quantize``."""
     quantize = resolve_quantize(quantize, model)
-    if quantize in (None, "", "none", "fp32", "float32"):
+    if quantize in AS_LOADED:
         return model
     if quantize == "int8":
         return int8_weight_only(model)
