@@ -103,7 +103,8 @@ def load_engine(
         jump_forward=jump_forward,
         speculate=speculate,
     )
-    engine.weights = quantize or str(next(model.parameters()).dtype).removeprefix("torch.")
+    if quantize:  # otherwise the engine's own reading of the model's dtype stands
+        engine.weights = quantize
     # A tuned model's training replies seed the drafts from recent outputs (tooltune.core.replies).
     engine.seed_drafts(replies)
     return engine
