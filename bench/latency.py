@@ -5,9 +5,10 @@
    and all tool-call turns), client-side time to first token, prefill and decode tokens/s.
 2. Times plain ``transformers.generate`` (float32, greedy) on the same prompts in this process,
    while the server idles, and prints the ratio.
-3. Replays as many other turns with 8 concurrent clients: requests/s against one client, as a
-   ratio. Warm-up, one-client and concurrent turns are disjoint: the server drafts from its recent
-   outputs, so a turn it has already answered would come back faster than a new one.
+3. 8 concurrent clients against one client on the same turns: requests/s as a ratio. A
+   crossover over two disjoint sets: 8 clients on a second set, then on the first set again, and
+   one client on the second set again, so each side has one set new to the server and one
+   replayed (the server drafts from its recent outputs: a turn it has answered comes back faster).
 4. Prints the server's resident memory (current and peak).
 
 Data: a run's held-out split (``runs/demo/data/eval.jsonl``: 323 tool-call turns), or the eval
@@ -241,37 +242,54 @@ def main(argv: list[str] | None = None) -> int:
             results["all_tool_call_turns"] = summary(one)
             one_rps = len(one) / sum(r["total"] for r in one)
 
-            # 3. concurrent clients on as many turns the server has not seen (or the same ones again,
-            #    said in the output, when the data has too few)
+            # 3. concurrent clients, as a crossover over two disjoint sets of turns: the one-client phase
+            #    above ran `turns`; 8 clients run `fresh`, then `turns` again, and one client runs
+            #    `fresh` again. Each side sees one set new to the server and one replayed (the server
+            #    drafts from its recent outputs, which speeds a replay), so neither the sets' contents
+            #    nor the replays favour a side. With too few turns for two sets, 8 clients replay
+            #    `turns` alone (said in the output).
             replayed = len(fresh) < len(turns)
-            conc_turns = turns if replayed else fresh
-            lock = threading.Lock()
-            queue = list(range(len(conc_turns)))
             errors: list[str] = []
 
-            def worker() -> None:
-                with httpx.Client(timeout=600) as c:
-                    while True:
-                        with lock:
-                            if not queue:
-                                return
-                            i = queue.pop(0)
-                        try:
-                            stream_turn(c, url, payload(conc_turns[i], name, args.max_tokens, args.tool_choice, True))
-                        except Exception as e:  # record, keep going
-                            errors.append(str(e))
+            def clients(ts: list[dict[str, Any]], k: int) -> float:
+                """Wall time of ``k`` clients replaying ``ts``."""
+                lock = threading.Lock()
+                queue = list(range(len(ts)))
 
-            t0 = time.perf_counter()
-            threads = [threading.Thread(target=worker) for _ in range(args.concurrency)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            wall = time.perf_counter() - t0
-            conc_rps = len(conc_turns) / wall
-            results["concurrency"] = {"clients": args.concurrency, "rps": round(conc_rps, 2), "replayed_turns": replayed,
-                                      "one_client_rps": round(one_rps, 2), "ratio": round(conc_rps / one_rps, 2),
-                                      "errors": len(errors)}
+                def worker() -> None:
+                    with httpx.Client(timeout=600) as c:
+                        while True:
+                            with lock:
+                                if not queue:
+                                    return
+                                i = queue.pop(0)
+                            try:
+                                stream_turn(c, url, payload(ts[i], name, args.max_tokens, args.tool_choice, True))
+                            except Exception as e:  # record, keep going
+                                errors.append(str(e))
+
+                t0 = time.perf_counter()
+                threads = [threading.Thread(target=worker) for _ in range(k)]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+                return time.perf_counter() - t0
+
+            one_s = {"first": sum(r["total"] for r in one)}  # one client: the requests' own time
+            if replayed:
+                conc_s = {"first": clients(turns, args.concurrency)}
+            else:
+                conc_s = {"second": clients(fresh, args.concurrency), "first": clients(turns, args.concurrency)}
+                one_s["second"] = sum(stream_turn(client, url, payload(t, name, args.max_tokens, args.tool_choice, True))["total"]
+                                      for t in fresh)
+            n_req = len(turns) + (0 if replayed else len(fresh))
+            one_rps, conc_rps = n_req / sum(one_s.values()), n_req / sum(conc_s.values())
+            results["concurrency"] = {
+                "clients": args.concurrency, "rps": round(conc_rps, 2), "replayed_turns": replayed,
+                "one_client_rps": round(one_rps, 2), "ratio": round(conc_rps / one_rps, 2),
+                "ratio_per_set": {k: round(one_s[k] / conc_s[k], 2) for k in conc_s if k in one_s},
+                "errors": len(errors)}
             if proc is not None:
                 time.sleep(1.0)  # at rest: the engine hands freed memory back after 0.25 s idle
                 cur, peak = rss_mb(proc.pid)
@@ -313,7 +331,8 @@ def main(argv: list[str] | None = None) -> int:
               f"on the same prompts -> {b['speedup_p50']}x faster (mean {b['speedup_mean']}x)")
     c = results["concurrency"]
     print(f"{c['clients']} concurrent clients: {c['rps']} req/s vs one client {c['one_client_rps']} req/s -> "
-          f"{c['ratio']}x ({c['errors']} errors{', turns replayed: too few in the data' if c['replayed_turns'] else ''})")
+          f"{c['ratio']}x (per set {', '.join(f'{v}x' for v in c['ratio_per_set'].values())}; {c['errors']} errors"
+          f"{', turns replayed: too few in the data' if c['replayed_turns'] else ''})")
     if "server_rss_mb" in results:
         print(f"server RSS: {results['server_rss_mb']['current']} MB (peak {results['server_rss_mb']['peak']} MB)")
     print(json.dumps(results, indent=1))

@@ -231,6 +231,17 @@ def test_shared_passes_carry_forced_runs_and_drafts_without_changing_outputs(tin
     assert st.decode_passes < len(tiny_tokenizer.encode(target, add_special_tokens=False))
 
 
+def test_a_full_batch_leaves_each_row_a_whole_draft_and_forced_run():
+    """With every slot busy, a row's share of a pass still holds its chosen token and a whole
+    value-end draft: smaller shares split them over extra passes, each of which reads every weight
+    again (8 clients on the demo model: 5.5-5.9 sequence-passes per request at shares of 8,
+    3.9-4.4 at 16)."""
+    from tooltune.engine.hf_engine import PASS_TOKENS, RUN_TOKENS
+
+    share = PASS_TOKENS // TransformersEngine.max_concurrency
+    assert share >= RUN_TOKENS + 1
+
+
 def test_abandoned_stream_does_not_block_the_engine(engine, strict_tools):
     async def go():
         agen = engine.generate(req(strict_tools, tool_choice="none", max_tokens=200))
