@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 
 import pytest
 
@@ -476,6 +477,17 @@ def test_load_engine_seeds_drafts_from_the_models_saved_replies(tiny_model_dir, 
     save_replies(model_dir, ['<tool_call>{"name":"list_tasks","arguments":{}}</tool_call>', "Done.", "Sure, which one?"])
     eng = load_engine(model_dir)
     assert len(eng.history) == 3 and len(eng.value_ends) == 1  # the call's name and what followed it
+
+
+def test_load_engine_limits_onednn_primitives_unless_the_environment_chose(tiny_model_dir, monkeypatch):
+    from tooltune.engine.factory import PRIMITIVE_CACHE, load_engine
+
+    monkeypatch.delenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", raising=False)
+    load_engine(tiny_model_dir, quantize=None).close()
+    assert os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == PRIMITIVE_CACHE
+    monkeypatch.setenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "512")
+    load_engine(tiny_model_dir, quantize=None).close()
+    assert os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == "512"
 
 
 def test_close_stops_the_worker_and_a_later_request_starts_another(tiny_tokenizer):
