@@ -36,6 +36,10 @@ def test_lora_run_writes_the_run_dir_contract(tiny_model_dir, train_jsonl, eval_
     assert {"loss", "lr", "tokens_per_s", "elapsed_s"} <= set(rows[0])
     assert "eval_loss" in rows[-1] and (run / "loss.png").stat().st_size > 1000
     assert res.summary["added_tokens"] == ["<tool_call>", "</tool_call>"]
+    # The adapter holds the LoRA matrices and the added tokens' rows, not whole embedding matrices.
+    saved = load_file(model_dir / "adapter_model.safetensors")
+    assert all("lora_" in k or k.endswith("trainable_tokens_delta") for k in saved), sorted(saved)
+    assert any(k.endswith("trainable_tokens_delta") for k in saved)
     # A sample of the training replies, for serving's drafts (tooltune.core.replies).
     replies = load_replies(model_dir)
     assert replies and any(r.startswith("<tool_call>") for r in replies)
