@@ -53,10 +53,11 @@ PASS_TOKENS = 128
 """Tokens one forward pass may take across the sequences it advances: each sequence's forced run
 and draft are cut to an equal share (a lone one gets them all), so a long run that may be
 rejected does not slow every other sequence's step. Prompts being prefilled are not cut.
-With 8 sequences a share of 16 holds a forced run and a full draft (``RUN_TOKENS``); the earlier
-64 (shares of 8) split them over more passes, each paying for every weight once: in process, 8
-clients on the demo model took 5.5-5.9 sequence-passes per request against 3.9-4.4 now, and
-1.72x the requests/s of one client against 2.07-2.08x (512 measured the same as 128)."""
+With 8 sequences a share of 16 holds the chosen token and a whole draft (``RUN_TOKENS``); the
+earlier 64 (shares of 8) split forced runs and drafts over more passes, each reading every weight
+again: in process (``bench/concurrency.py``), 8 clients on the demo model took 5.5-5.9
+sequence-passes per request against 3.9-4.4 now, and 1.72x the requests/s of one client against
+2.07-2.20x (512 measured the same as 128)."""
 
 
 _QUOTES = {'"': '"', "'": "'", "\u201c": "\u201d", "\u2018": "\u2019", "\u00ab": "\u00bb", "`": "`"}
