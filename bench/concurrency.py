@@ -16,12 +16,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
-from latency import load_turns
+from latency import load_turns, run_clients
 
 WARMUP = 4
 
@@ -32,8 +30,6 @@ def phase(engine: Any, turns: list[dict[str, Any]], clients: int) -> dict[str, A
     from tooltune.engine.base import GenerationRequest, SamplingParams
 
     outputs: list[str | None] = [None] * len(turns)
-    queue = list(range(len(turns)))
-    lock = threading.Lock()
     rode = [0]
     step = batch.RaggedBatch.step
 
@@ -41,27 +37,16 @@ def phase(engine: Any, turns: list[dict[str, Any]], clients: int) -> dict[str, A
         rode[0] += len(feeds)
         return step(self, feeds, keep)
 
-    def worker() -> None:
-        while True:
-            with lock:
-                if not queue:
-                    return
-                i = queue.pop(0)
-            turn = turns[i]
-            request = GenerationRequest(messages=turn["messages"], tools=turn["tools"],
-                                        sampling=SamplingParams(max_tokens=128, temperature=0))
-            outputs[i] = engine.generate_text(request)[0]
+    def send(i: int) -> None:
+        turn = turns[i]
+        request = GenerationRequest(messages=turn["messages"], tools=turn["tools"],
+                                    sampling=SamplingParams(max_tokens=128, temperature=0))
+        outputs[i] = engine.generate_text(request)[0]
 
     batch.RaggedBatch.step = counted
     try:
         passes = engine.stats.decode_passes
-        start = time.perf_counter()
-        threads = [threading.Thread(target=worker) for _ in range(clients)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        wall = time.perf_counter() - start
+        wall = run_clients(len(turns), clients, send)
     finally:
         batch.RaggedBatch.step = step
     return {"clients": clients, "wall_s": round(wall, 3), "rps": round(len(turns) / wall, 2),

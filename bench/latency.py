@@ -30,7 +30,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 DEFAULT_RUN = Path("/work/runs/default")
 
@@ -105,6 +105,29 @@ def stream_turn(client: Any, url: str, body: dict[str, Any]) -> dict[str, Any]:
         except json.JSONDecodeError:
             got.append((c["name"], c["arguments"]))
     return {"total": total, "ttft": first if first is not None else total, "usage": usage, "calls": got}
+
+
+def run_clients(n: int, clients: int, handle: Callable[[int], None]) -> float:
+    """Wall time of ``clients`` threads that take the items 0..n-1 in order from one queue and pass
+    each to ``handle`` on the thread that took it."""
+    lock = threading.Lock()
+    queue = list(range(n))
+
+    def worker() -> None:
+        while True:
+            with lock:
+                if not queue:
+                    return
+                i = queue.pop(0)
+            handle(i)
+
+    start = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - start
 
 
 def rss_mb(pid: int) -> tuple[float, float]:
@@ -252,29 +275,23 @@ def main(argv: list[str] | None = None) -> int:
             errors: list[str] = []
 
             def clients(ts: list[dict[str, Any]], k: int) -> float:
-                """Wall time of ``k`` clients replaying ``ts``."""
-                lock = threading.Lock()
-                queue = list(range(len(ts)))
+                """Wall time of ``k`` clients replaying ``ts``, each on an HTTP connection of its own."""
+                local, opened = threading.local(), []
 
-                def worker() -> None:
-                    with httpx.Client(timeout=600) as c:
-                        while True:
-                            with lock:
-                                if not queue:
-                                    return
-                                i = queue.pop(0)
-                            try:
-                                stream_turn(c, url, payload(ts[i], name, args.max_tokens, args.tool_choice, True))
-                            except Exception as e:  # record, keep going
-                                errors.append(str(e))
+                def send(i: int) -> None:
+                    if not hasattr(local, "client"):
+                        local.client = httpx.Client(timeout=600)
+                        opened.append(local.client)
+                    try:
+                        stream_turn(local.client, url, payload(ts[i], name, args.max_tokens, args.tool_choice, True))
+                    except Exception as e:  # record, keep going
+                        errors.append(str(e))
 
-                t0 = time.perf_counter()
-                threads = [threading.Thread(target=worker) for _ in range(k)]
-                for t in threads:
-                    t.start()
-                for t in threads:
-                    t.join()
-                return time.perf_counter() - t0
+                try:
+                    return run_clients(len(ts), k, send)
+                finally:
+                    for c in opened:
+                        c.close()
 
             one_s = {"first": sum(r["total"] for r in one)}  # one client: the requests' own time
             if replayed:
