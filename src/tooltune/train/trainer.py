@@ -42,6 +42,18 @@ class TrainResult:
     """False on the other ranks of a multi-process run (they print nothing)."""
 
 
+def resolve_precision(precision: str) -> str:
+    """A recipe's ``precision`` as the run uses it: "auto" is "bf16" where bfloat16 compute pays on
+    this machine's device (``tooltune.core.hardware.bf16_pays``), else "fp32"."""
+    if precision != "auto":
+        return precision
+    import torch
+
+    from tooltune.core.hardware import bf16_pays
+
+    return "bf16" if bf16_pays("cuda" if torch.cuda.is_available() else "cpu") else "fp32"
+
+
 def _embedding_module_name(model: Any) -> str:
     emb = model.get_input_embeddings()
     for name, module in model.named_modules():
@@ -195,11 +207,7 @@ def train(
     if resume and ckpt is None:
         raise TrainError(f"{run_dir}: no checkpoint to resume from")
 
-    precision = cfg.precision
-    if precision == "auto":
-        from tooltune.core.hardware import bf16_pays
-
-        precision = "bf16" if bf16_pays("cuda" if torch.cuda.is_available() else "cpu") else "fp32"
+    precision = resolve_precision(cfg.precision)
     from accelerate.state import AcceleratorState
 
     # Accelerate keeps one precision per process; a second run in it (a sweep, the tests) may differ.
