@@ -221,6 +221,26 @@ def test_against_an_earlier_report_compares_turn_by_turn(eval_file, engines, tmp
     assert json.loads((tmp_path / "c" / "report.json").read_text())["comparisons"] == []
 
 
+def test_against_compares_a_model_with_its_earlier_self_whatever_came_first(eval_file, engines, tmp_path):
+    """An earlier report of base and tuned, the tuned model evaluated again: besides the comparisons
+    with the first model (the base), the tuned model is compared with its earlier self."""
+    made, run = engines
+    tuned = str(run / "model")
+    first = CliRunner().invoke(app, ["--model", "base-run", "--model", tuned, "--data", str(eval_file),
+                                     "--out", str(tmp_path / "a"), "--no-progress"])
+    assert first.exit_code == 0, first.output
+    result = CliRunner().invoke(app, ["--model", tuned, "--data", str(eval_file), "--out", str(tmp_path / "b"),
+                                      "--no-progress", "--against", str(tmp_path / "a")])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "b" / "report.json").read_text())
+    pairs = [(c["base"], c["model"]) for c in report["comparisons"]]  # a run's model is named after its run
+    assert pairs == [("base-run", "tuned (earlier, bf16-linear)"), ("base-run", "tuned"),
+                     ("tuned (earlier, bf16-linear)", "tuned")]
+    same = report["comparisons"][-1]["metrics"]["accuracy"]
+    assert (same["difference"], same["gained"], same["lost"]) == (0.0, 0, 0)
+    assert "tuned vs tuned (earlier, bf16-linear) (data)" in result.output
+
+
 @pytest.mark.parametrize("content, message", [
     (None, "no report at"),
     ("{not json", "is not JSON"),

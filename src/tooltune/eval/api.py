@@ -7,7 +7,7 @@ import datetime as _dt
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from . import bfcl
 from .cases import EvalCase, load_cases
@@ -212,15 +212,19 @@ def run_eval(
     return report
 
 
-def comparisons(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """Per suite, every model against the first one that ran it, paired turn by turn (``stats``)."""
+def comparisons(report: dict[str, Any], pairs: Iterable[tuple[str, str]] = ()) -> list[dict[str, Any]]:
+    """Per suite, every model against the first one that ran it, then each (base, model) of
+    ``pairs`` not compared yet, paired turn by turn (``stats``)."""
     out = []
+    models = {m["name"]: m for m in report["models"]}
     for suite in report["suites"]:
         ran = [m for m in report["models"] if suite in m.get("results", {})]
-        for m in ran[1:]:
-            metrics = compare_results(ran[0]["results"][suite], m["results"][suite])
+        todo = [(ran[0]["name"], m["name"]) for m in ran[1:]]
+        todo += [p for p in pairs if p not in todo and all(suite in models[n].get("results", {}) for n in p)]
+        for base, model in todo:
+            metrics = compare_results(models[base]["results"][suite], models[model]["results"][suite])
             if metrics:
-                out.append({"suite": suite, "base": ran[0]["name"], "model": m["name"], "metrics": metrics})
+                out.append({"suite": suite, "base": base, "model": model, "metrics": metrics})
     return out
 
 
@@ -235,15 +239,20 @@ def check_report(report: Any) -> None:
 def against(report: dict[str, Any], earlier: dict[str, Any]) -> dict[str, Any]:
     """``report`` with the models of an ``earlier`` report placed first, as the baselines of the
     paired comparisons (e.g. float32 evaluated earlier, W8A8 now). An earlier model whose name the
-    new report also uses is renamed ``NAME (earlier, WEIGHTS)``."""
+    new report also uses is renamed ``NAME (earlier, WEIGHTS)``, and the model is compared with
+    that earlier self too, whichever model the earlier report put first (a base model, say)."""
     check_report(earlier)
     earlier = json.loads(json.dumps(earlier, default=str))
     taken = {m["name"] for m in report["models"]}
     weights = earlier.get("config", {}).get("weights") or "float32"
+    selves = []
     for m in earlier["models"]:
         if m["name"] in taken:
-            m["name"] = f"{m['name']} (earlier, {weights})"
-    return merge_reports(earlier, report)
+            selves.append((f"{m['name']} (earlier, {weights})", m["name"]))
+            m["name"] = selves[-1][0]
+    merged = merge_reports(earlier, report)
+    merged["comparisons"] = comparisons(merged, selves)
+    return merged
 
 
 def merge_reports(*reports: dict[str, Any]) -> dict[str, Any]:
