@@ -263,7 +263,6 @@ def main(argv: list[str] | None = None) -> int:
 
             results["single_call_turns"] = summary(single) if single else None
             results["all_tool_call_turns"] = summary(one)
-            one_rps = len(one) / sum(r["total"] for r in one)
 
             # 3. concurrent clients, as a crossover over two disjoint sets of turns: the one-client phase
             #    above ran `turns`; 8 clients run `fresh`, then `turns` again, and one client runs
