@@ -4,8 +4,9 @@ same conversations and base model, interleaved round by round to spread machine 
     python bench/train_throughput.py [--base smollm2-135m] [--data train.jsonl] [--rounds 3] [--per-round 16]
 
 Ours runs the default recipe as ``tooltune train`` would here, its precision included (``auto``:
-bfloat16 autocast where bfloat16 products pay). Tokens/s counts the conversations' real tokens (no padding) divided by the wall time of the
-training steps over them, so both sides are charged for the same work. TRL gets the same LoRA
+bfloat16 autocast where bfloat16 products pay). Tokens/s counts the conversations' real tokens
+(no padding) divided by the wall time of the training steps over them, so both sides are charged
+for the same work. TRL gets the same LoRA
 adapter config and the same rendered text; everything else is
 SFTConfig's default on a CPU (use_cpu=True is required there)."""
 

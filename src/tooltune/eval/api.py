@@ -215,7 +215,7 @@ def run_eval(
 def comparisons(report: dict[str, Any], pairs: Iterable[tuple[str, str]] = ()) -> list[dict[str, Any]]:
     """Per suite, every model against the first one that ran it, then each (base, model) of
     ``pairs`` not compared yet, paired turn by turn (``stats``)."""
-    out = []
+    out, pairs = [], list(pairs)
     models = {m["name"]: m for m in report["models"]}
     for suite in report["suites"]:
         ran = [m for m in report["models"] if suite in m.get("results", {})]
@@ -250,14 +250,13 @@ def against(report: dict[str, Any], earlier: dict[str, Any]) -> dict[str, Any]:
         if m["name"] in taken:
             selves.append((f"{m['name']} (earlier, {weights})", m["name"]))
             m["name"] = selves[-1][0]
-    merged = merge_reports(earlier, report)
-    merged["comparisons"] = comparisons(merged, selves)
-    return merged
+    return merge_reports(earlier, report, pairs=selves)
 
 
-def merge_reports(*reports: dict[str, Any]) -> dict[str, Any]:
+def merge_reports(*reports: dict[str, Any], pairs: Iterable[tuple[str, str]] = ()) -> dict[str, Any]:
     """One side-by-side report from reports run separately (e.g. base earlier, tuned now).
-    Results of the same model name are combined suite by suite; suites keep first-seen order."""
+    Results of the same model name are combined suite by suite; suites keep first-seen order.
+    ``pairs``: (base, model) comparisons to make besides each model against the first."""
     if not reports:
         raise EvalError("nothing to merge")
     out = json.loads(json.dumps(reports[0], default=str))
@@ -282,5 +281,5 @@ def merge_reports(*reports: dict[str, Any]) -> dict[str, Any]:
             else:
                 by_name[m["name"]] = m
                 out["models"].append(m)
-    out["comparisons"] = comparisons(out)
+    out["comparisons"] = comparisons(out, pairs)
     return out
