@@ -26,16 +26,9 @@ WARMUP = 4
 
 def phase(engine: Any, turns: list[dict[str, Any]], clients: int) -> dict[str, Any]:
     """``clients`` threads replaying ``turns``: wall time, outputs by turn, sequence-passes."""
-    from tooltune.engine import batch
     from tooltune.engine.base import GenerationRequest, SamplingParams
 
     outputs: list[str | None] = [None] * len(turns)
-    rode = [0]
-    step = batch.RaggedBatch.step
-
-    def counted(self: Any, feeds: dict, keep: dict) -> Any:
-        rode[0] += len(feeds)
-        return step(self, feeds, keep)
 
     def send(i: int) -> None:
         turn = turns[i]
@@ -43,15 +36,12 @@ def phase(engine: Any, turns: list[dict[str, Any]], clients: int) -> dict[str, A
                                     sampling=SamplingParams(max_tokens=128, temperature=0))
         outputs[i] = engine.generate_text(request)[0]
 
-    batch.RaggedBatch.step = counted
-    try:
-        passes = engine.stats.decode_passes
-        wall = run_clients(len(turns), clients, send)
-    finally:
-        batch.RaggedBatch.step = step
+    st = engine.stats
+    passes, rode = st.decode_passes, st.sequence_passes
+    wall = run_clients(len(turns), clients, send)
     return {"clients": clients, "wall_s": round(wall, 3), "rps": round(len(turns) / wall, 2),
-            "seq_passes_per_request": round(rode[0] / len(turns), 2),
-            "decode_passes": engine.stats.decode_passes - passes, "outputs": outputs}
+            "seq_passes_per_request": round((st.sequence_passes - rode) / len(turns), 2),
+            "decode_passes": st.decode_passes - passes, "outputs": outputs}
 
 
 def main(argv: list[str] | None = None) -> int:

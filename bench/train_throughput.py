@@ -6,9 +6,8 @@ same conversations and base model, interleaved round by round to spread machine 
 Ours runs the default recipe as ``tooltune train`` would here, its precision included (``auto``:
 bfloat16 autocast where bfloat16 products pay). Tokens/s counts the conversations' real tokens
 (no padding) divided by the wall time of the training steps over them, so both sides are charged
-for the same work. TRL gets the same LoRA
-adapter config and the same rendered text; everything else is
-SFTConfig's default on a CPU (use_cpu=True is required there)."""
+for the same work. TRL gets the same LoRA adapter config and the same rendered text; everything
+else is SFTConfig's default on a CPU (use_cpu=True is required there)."""
 
 from __future__ import annotations
 

@@ -215,6 +215,7 @@ def test_shared_passes_carry_forced_runs_and_drafts_without_changing_outputs(tin
     model = OracleModel(tiny_tokenizer, target)
     eng = TransformersEngine(model, tiny_tokenizer, name="oracle")
     alone = [run(eng, r)[0] for r in requests]
+    assert eng.stats.sequence_passes == len(model.calls)  # one at a time: a sequence a pass
 
     async def one(r):
         return "".join([x.text async for x in eng.generate(r) if isinstance(x, EngineDelta)])
@@ -223,16 +224,17 @@ def test_shared_passes_carry_forced_runs_and_drafts_without_changing_outputs(tin
         return await asyncio.gather(*(one(r) for r in requests))
 
     eng.stats.reset()
+    before = len(model.calls)
     together = asyncio.run(all_at_once())
     assert together == alone == [target] * len(requests)
     st = eng.stats
-    assert st.max_batch > 1
+    assert st.max_batch > 1 and st.sequence_passes > len(model.calls) - before
     assert st.accepted_tokens > 0 and st.jump_tokens > 0
     # One token per row per pass would take a pass per token of the target.
     assert st.decode_passes < len(tiny_tokenizer.encode(target, add_special_tokens=False))
 
 
-def test_a_full_batch_leaves_each_row_a_whole_draft_and_forced_run():
+def test_a_full_batch_leaves_each_row_its_chosen_token_and_a_whole_draft():
     """With every slot busy, a row's share of a pass still holds its chosen token and a whole
     value-end draft: smaller shares split them over extra passes, each of which reads every weight
     again (8 clients on the demo model: 5.5-5.9 sequence-passes per request at shares of 8,

@@ -103,6 +103,8 @@ class EngineStats:
     cached_tokens: int = 0
     max_batch: int = 0
     """Most sequences advanced by one forward pass."""
+    sequence_passes: int = 0
+    """Sequences advanced, summed over passes: per request, how many forward passes it rode in."""
 
     def reset(self) -> None:
         for name, value in EngineStats().__dict__.items():
@@ -432,6 +434,7 @@ class TransformersEngine:
             st.decode_passes += 1
             st.decode_tokens += decoded
         st.max_batch = max(st.max_batch, len(feeds))
+        st.sequence_passes += len(feeds)
 
     def _start(self, job: _Job) -> tuple[_Seq, list[int]]:
         """Seat a request with what the prefix cache holds of its prompt; returns it and the tokens
