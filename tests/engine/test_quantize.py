@@ -93,8 +93,9 @@ def test_bfloat16_linear_multiplies_in_bfloat16_and_returns_float32(bias):
     assert torch.allclose(got, lin(x), atol=0.05, rtol=0.02) and not torch.equal(got, lin(x))
 
 
-def test_bf16_linear_keeps_the_head_and_the_residual_stream_float32(tiny_model_dir):
+def test_bf16_linear_keeps_the_head_weight_and_the_residual_stream_float32(tiny_model_dir):
     from tooltune.core.models import load_model
+    from tooltune.engine.bf16_head import BFloat16Head
 
     model, tok, _ = load_model(str(tiny_model_dir))
     model.eval()
@@ -104,8 +105,10 @@ def test_bf16_linear_keeps_the_head_and_the_residual_stream_float32(tiny_model_d
         ref = model(ids).logits
         assert quantize_model(model, "bf16-linear") is model
         got = model(ids).logits
-    assert not [m for m in model.modules() if type(m) is torch.nn.Linear and m is not head]
-    assert model.get_output_embeddings() is head and head.weight.dtype == torch.float32
+    assert not [m for m in model.modules() if type(m) is torch.nn.Linear]
+    new_head = model.get_output_embeddings()
+    assert isinstance(new_head, BFloat16Head) and new_head.weight is head.weight  # the float32 weight, not a copy
+    assert head.weight.dtype == torch.float32
     assert model.get_input_embeddings().weight.dtype == torch.float32
     assert got.dtype == torch.float32 and not torch.equal(got, ref)
     assert (ref.argmax(-1) == got.argmax(-1)).float().mean() >= 0.9

@@ -122,8 +122,15 @@ class RaggedBatch:
     """The sequences the engine is running, by owner. Not thread-safe: the engine's worker owns it."""
 
     def __init__(self, model: Any) -> None:
+        from .bf16_head import head_of
+
         self.model = model
         self._seqs: dict[Any, _Sequence] = {}
+        self.head = head_of(model)
+        """The model's ``BFloat16Head``, if it has one: its logits are exact only at each row's
+        unconstrained top, and a masked choice settles its row with the hidden state."""
+        self.hidden: dict[Any, torch.Tensor] = {}
+        """Each owner's hidden rows behind the last ``step``'s logits (with a ``BFloat16Head``)."""
 
     def add(self, owner: Any, layers: list[tuple[torch.Tensor, torch.Tensor]] | None, length: int) -> None:
         """Seat ``owner`` with the keys/values of its first ``length`` prompt tokens (``layers``:
@@ -180,9 +187,13 @@ class RaggedBatch:
                          attention_mask=_NO_MASK, past_key_values=ragged, use_cache=True,
                          logits_to_keep=torch.tensor(picks), ragged=ragged)
         logits = out.logits[0]
+        hidden = self.head.hidden if self.head is not None else None
+        self.hidden = {}
         result, i = {}, 0
         for (owner, tokens), (seq, _, n) in zip(feeds.items(), segments):
             result[owner] = logits[i:i + keep[owner]].float()
+            if hidden is not None:
+                self.hidden[owner] = hidden[i:i + keep[owner]]
             i += keep[owner]
             seq.length += n
         return result

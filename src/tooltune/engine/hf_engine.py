@@ -29,7 +29,7 @@ from .openmp import release_thread_team
 from .output_history import OutputHistory
 from .prefix_cache import PrefixCache
 from .prompt import generate_text, prompt_ids
-from .sampling import make_generator, sample
+from .sampling import GREEDY_BELOW, make_generator, sample
 from .value_ends import ValueEnds, argument_values
 
 log = logging.getLogger(__name__)
@@ -142,6 +142,10 @@ class _Seq:
     """Forced (jump-forward) tokens chosen and streamed but not run yet (a shared pass took a share)."""
     draft: list[int] = field(default_factory=list)
     """Tokens proposed by prompt lookup, fed after the chosen ones and verified after the pass."""
+    hidden: Any = None
+    """The hidden state behind ``logits`` (with a ``BFloat16Head``; else None)."""
+    rows_hidden: Any = None
+    """The last pass's hidden rows, until ``_take_row`` picks the one behind ``logits``."""
 
 
 def _accept_all(matcher: Any, tokens: list[int]) -> bool:
@@ -409,16 +413,18 @@ class TransformersEngine:
                     continue
                 self._count_pass(feeds, time.perf_counter() - t0)
                 for seq in list(active):
+                    rows = logits[seq]
+                    seq.rows_hidden = self._batch.hidden.get(seq)
                     if seq.opening is not None:
                         try:
-                            self._prefilled(seq, logits[seq])
+                            self._prefilled(seq, rows)
                         except Exception as e:
                             log.exception("prefill failed")
                             seq.job.emit(EngineError(f"generation failed: {e}"))
                             self._batch.remove(seq)
                             active.remove(seq)
                     else:
-                        seq.logits = self._verify(seq, logits[seq]) if seq.draft else logits[seq][0]
+                        self._take_row(seq, rows, self._verify(seq, rows) if seq.draft else 0)
 
     def _count_pass(self, feeds: dict[_Seq, list[int]], took: float) -> None:
         """Stats of one pass (before ``_prefilled``: a prompt's sequence still has its ``opening``);
@@ -465,7 +471,7 @@ class TransformersEngine:
         self._remember(ids, self._batch.extract(seq, len(ids)))
         kept = self._opening_kept(seq, opening, logits) if opening else 0
         self._batch.rollback(seq, len(opening) - kept)
-        seq.logits = logits[kept]
+        self._take_row(seq, logits, kept)
         if kept:
             seq.ids = opening[:kept]
             self._emit_text(seq)  # no stop string can be in it: requests with stop strings get no opening
@@ -506,6 +512,7 @@ class TransformersEngine:
         torch = self._torch
         masked = logits[0].clone()
         xgr.apply_token_bitmask_inplace(masked.view(1, -1), seq.bitmask)
+        self._settle(masked, seq.rows_hidden, 0)
         kept = 0
         if int(torch.argmax(masked)) == opening[0]:
             kept = 1
@@ -577,6 +584,9 @@ class TransformersEngine:
         torch = self._torch
         sampling = seq.job.request.sampling
         logits = seq.logits
+        greedy = sampling.temperature < GREEDY_BELOW
+        if not greedy and seq.hidden is not None and self._batch.head is not None:
+            logits = self._batch.head.exact(seq.hidden)  # sampling reads the whole float32 row
         if seq.matcher is not None:
             import xgrammar as xgr
 
@@ -591,8 +601,12 @@ class TransformersEngine:
                 allowed = torch.isfinite(logits)
                 score = self._closers[int(self._in_json_string(open_text))].masked_fill(~allowed, -1e9)
                 best = score == score.max()
+                row = logits.masked_fill(~best, float("-inf"))
+                self._settle(row, seq.hidden)
                 self.stats.constraint_s += time.perf_counter() - t0
-                return int(torch.argmax(logits.masked_fill(~best, float("-inf"))))
+                return int(torch.argmax(row))
+            if greedy:
+                self._settle(logits, seq.hidden)
             self.stats.constraint_s += time.perf_counter() - t0
         self.stats.sampled_tokens += 1
         return sample(logits, sampling.temperature, sampling.top_p, seq.generator)
@@ -817,9 +831,9 @@ class TransformersEngine:
             out.append(t)
         return out
 
-    def _verify(self, seq: _Seq, logits: Any) -> Any:
+    def _verify(self, seq: _Seq, logits: Any) -> int:
         """Keep the draft's longest prefix that greedy decoding would have produced; return the
-        logits after it. ``logits[i]`` predicts the token after the ``i``-th fed position of the
+        row of the logits after it. ``logits[i]`` predicts the token after the ``i``-th fed position of the
         draft's pass (row 0: after the chosen token). A token the grammar allows and that is the
         unconstrained argmax is also the constrained argmax, so the output is unchanged."""
         draft, seq.draft = seq.draft, []
@@ -834,7 +848,22 @@ class TransformersEngine:
             self._batch.rollback(seq, rejected)
         seq.ids.extend(draft[:kept])
         self.stats.accepted_tokens += kept
-        return logits[kept]
+        return kept
+
+    def _take_row(self, seq: _Seq, logits: Any, row: int) -> None:
+        """The next choice reads row ``row`` of the pass's logits (and its hidden state, which a
+        ``BFloat16Head`` needs to settle a masked choice)."""
+        seq.logits = logits[row]
+        hidden = seq.rows_hidden
+        seq.hidden = None if hidden is None else hidden[row]
+        seq.rows_hidden = None
+
+    def _settle(self, row: Any, hidden: Any, index: int | None = None) -> None:
+        """Exact logits, in place, wherever they could decide the argmax of a masked ``row``
+        (with a ``BFloat16Head``; other heads' logits are exact already)."""
+        head = self._batch.head
+        if head is not None and hidden is not None:
+            head.settle(row, hidden if index is None else hidden[index])
 
     def _only_stop_allowed(self, bitmask: Any) -> bool:
         words = bitmask[0]
