@@ -96,8 +96,8 @@ def _with_head(engine, head) -> None:
 
 
 def test_the_engine_writes_what_a_float32_head_writes(tiny_engine_factory, strict_tools):
-    """Greedy turns, constrained (masked choices settle their rows) and free, from a random
-    model whose flat logits are full of near-ties: token for token as with the float32 head."""
+    """Greedy and sampled turns, constrained (masked choices settle their rows) and free, from a
+    random model whose logits are full of near-ties: token for token as with the float32 head."""
     from tooltune.core.types import Message
     from tooltune.engine import GenerationRequest, SamplingParams
 
@@ -122,9 +122,10 @@ def test_the_engine_writes_what_a_float32_head_writes(tiny_engine_factory, stric
         for i in range(6):
             msgs = [Message(role="user", content=f"alarm number {i} at {i + 3} please, {'loud' * i}")]
             for choice, tools in (("required", strict_tools), ("auto", strict_tools), ("none", [])):
-                r = GenerationRequest(messages=msgs, tools=tools, tool_choice=choice,
-                                      sampling=SamplingParams(temperature=0.0, max_tokens=40))
-                assert ours.generate_text(r)[0] == ref.generate_text(r)[0], (i, choice)
+                for temperature in (0.0, 0.8):  # sampling reads the whole float32 row
+                    r = GenerationRequest(messages=msgs, tools=tools, tool_choice=choice,
+                                          sampling=SamplingParams(temperature=temperature, seed=i, max_tokens=40))
+                    assert ours.generate_text(r)[0] == ref.generate_text(r)[0], (i, choice, temperature)
     finally:
         BFloat16Head.settle = real_settle
     assert 1 in settled  # masked single rows were settled, not only whole passes
