@@ -52,3 +52,33 @@ def test_reused_prefix_lags_the_weights_for_at_most_n_steps(tiny_model_dir, trai
     other = ids.clone()
     other[:, 5] = (other[:, 5] + 1) % 50
     assert torch.allclose(reuse(other, mask, lengths), fresh(other, mask, lengths), atol=1e-6)
+
+
+def test_prefix_attention_gives_the_repeated_caches_loss_and_gradients(tiny_model_dir, train_jsonl):
+    model, tok, _ = load_model(tiny_model_dir)
+    ids, mask, lengths = _batch(train_jsonl, tok)
+    loss = AssistantLoss(model, shared_prefix=True).train()
+    assert loss.prefix_attention  # a plain causal model on the CPU takes it
+    runs = []
+    for one_copy in (True, False):  # False: the prefix cache repeated per row, through SDPA
+        loss.prefix_attention = one_copy
+        model.zero_grad()
+        value = loss(ids, mask, lengths)
+        value.backward()
+        runs.append((value.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}))
+    (a, grads_a), (b, grads_b) = runs
+    assert torch.allclose(a, b, atol=1e-5)
+    assert grads_a.keys() == grads_b.keys() and grads_a
+    for name in grads_a:
+        assert torch.allclose(grads_a[name], grads_b[name], atol=1e-5, rtol=1e-3), name
+
+
+def test_models_with_windows_or_capped_logits_keep_sdpa(tiny_model_dir):
+    from tooltune.train.prefix_attention import use_prefix_attention
+
+    model, _, _ = load_model(tiny_model_dir)
+    model.config.sliding_window = 64
+    assert not use_prefix_attention(model)
+    model.config.sliding_window = None
+    model.config.attn_logit_softcapping = 50.0
+    assert not use_prefix_attention(model)

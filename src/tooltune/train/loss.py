@@ -35,6 +35,14 @@ class AssistantLoss(nn.Module):
         self.shared_prefix = shared_prefix
         self.prefix_reuse = prefix_reuse
         self._prefix: tuple[torch.Tensor, Any, int] | None = None  # (token ids, KV cache, times reused)
+        self.prefix_attention = False
+        """The rows attend over one copy of the prefix's keys/values (``tooltune.train.prefix_attention``)
+        instead of a cache repeated per row: where the model's attention allows it."""
+        if shared_prefix:
+            from .prefix_attention import use_prefix_attention
+
+            base = model.get_base_model() if hasattr(model, "get_base_model") else model
+            self.prefix_attention = use_prefix_attention(base)
 
     def carried_state(self) -> dict[str, Any] | None:
         """The reused prefix KV and its age: checkpoints keep it so a resumed run continues exactly."""
@@ -54,7 +62,8 @@ class AssistantLoss(nn.Module):
         held = self._prefix
         if held is not None and held[2] < self.prefix_reuse and torch.equal(held[0], prefix):
             self._prefix = (held[0], held[1], held[2] + 1)
-            return copy.deepcopy(held[1])  # the forward below appends to it
+            # a cache handed to the model grows by the rows' keys; the prefix attention only reads it
+            return held[1] if self.prefix_attention else copy.deepcopy(held[1])
         with torch.no_grad():
             cache = body(input_ids=prefix.unsqueeze(0), use_cache=True).past_key_values
         if self.prefix_reuse:
@@ -74,9 +83,14 @@ class AssistantLoss(nn.Module):
         if p:
             # The shared prefix (tools block) once, without gradient; every row continues from it.
             cache = self._prefix_cache(body, ids[0, :p])
-            cache.batch_repeat_interleave(ids.shape[0])
             pos = torch.arange(p, ids.shape[1], device=ids.device).unsqueeze(0).expand(ids.shape[0], -1)
-            hidden = body(input_ids=ids[:, p:], past_key_values=cache, position_ids=pos, use_cache=True).last_hidden_state
+            if self.prefix_attention:
+                hidden = body(input_ids=ids[:, p:], position_ids=pos, shared_prefix=cache,
+                              use_cache=False).last_hidden_state
+            else:
+                cache.batch_repeat_interleave(ids.shape[0])
+                hidden = body(input_ids=ids[:, p:], past_key_values=cache, position_ids=pos,
+                              use_cache=True).last_hidden_state
         else:
             hidden = body(input_ids=ids, use_cache=False).last_hidden_state
         sel = target_mask[:, p:]
