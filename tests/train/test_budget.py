@@ -87,8 +87,8 @@ class VirtualClock:
         self.now, self.cost = 0.0, cost
         real_collate = trainer_mod.collate
 
-        def collate(batch, pad_id):
-            ids, mask, n = real_collate(batch, pad_id)
+        def collate(batch, pad_id, *weighting):
+            ids, mask, n = real_collate(batch, pad_id, *weighting)
             self.now += n * self.cost
             return ids, mask, n
 

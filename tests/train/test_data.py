@@ -1,6 +1,7 @@
 import json
 
 import pytest
+import torch
 
 from tooltune.core.format import PromptFormat
 from tooltune.train.data import DataError, collate, load_conversations, plan_batches, tokenize
@@ -48,3 +49,22 @@ def test_batches_respect_budget_cover_data_and_are_deterministic(train_jsonl, ti
         ids, mask, n = collate([examples[i] for i in b], tiny_tokenizer.pad_token_id)
         assert ids.numel() <= 2048 or len(b) == 1
         assert n == sum(len(examples[i].ids) for i in b)
+
+
+def test_decision_tokens_weigh_more_where_a_turn_decides(train_jsonl, tiny_tokenizer):
+    from tooltune.core.format.tokens import IM_END, TOOL_CALL_CLOSE
+
+    examples, _ = tokenize(load_conversations(train_jsonl)[:4], tiny_tokenizer, PromptFormat(), 4096)
+    close_id = tiny_tokenizer.encode(TOOL_CALL_CLOSE, add_special_tokens=False)[-1]
+    ids, plain, _ = collate(examples, tiny_tokenizer.pad_token_id)
+    _, weighted, _ = collate(examples, tiny_tokenizer.pad_token_id, 4.0, close_id)
+    assert plain.dtype == torch.bool and weighted.dtype == torch.float32
+    assert torch.equal(weighted > 0, plain)  # the same tokens have a loss
+    for row, e in enumerate(examples):
+        decisions = [i for i in range(len(e.ids)) if weighted[row, i] == 4.0]
+        starts = [i for i in range(len(e.ids)) if e.mask[i] and (i == 0 or not e.mask[i - 1])]
+        after_calls = [i for i in range(1, len(e.ids)) if e.mask[i] and e.ids[i - 1] == close_id]
+        assert decisions == sorted(set(starts) | set(after_calls)) and starts
+        # after a call comes another call's separator or the end of the turn
+        assert {tiny_tokenizer.decode([e.ids[i]]) for i in after_calls} <= {"\n", IM_END}
+        assert set(weighted[row, :len(e.ids)].unique().tolist()) <= {0.0, 1.0, 4.0}

@@ -54,6 +54,25 @@ def test_reused_prefix_lags_the_weights_for_at_most_n_steps(tiny_model_dir, trai
     assert torch.allclose(reuse(other, mask, lengths), fresh(other, mask, lengths), atol=1e-6)
 
 
+def test_a_weighted_mask_gives_the_weighted_mean(tiny_model_dir, train_jsonl):
+    model, tok, _ = load_model(tiny_model_dir)
+    ids, mask, lengths = _batch(train_jsonl, tok, n=2)
+    loss = AssistantLoss(model, shared_prefix=True).train()
+    plain = loss(ids, mask, lengths)
+    assert torch.allclose(loss(ids, mask.float(), lengths), plain, atol=1e-6)  # all weights 1: the same mean
+    weights = mask.float()
+    weights[0, mask[0].nonzero()[0, 0]] = 5.0  # one decision token weighs 5
+    with torch.no_grad():
+        labels = ids.masked_fill(~mask, -100)
+        logits = model(input_ids=ids).logits[:, :-1].float()
+        ce = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1),
+                                               reduction="none", ignore_index=-100).view_as(labels[:, 1:])
+        w = weights[:, 1:]
+        want = (ce * w).sum() / w.sum()
+    assert torch.allclose(loss(ids, weights, lengths), want, atol=1e-5)
+    assert not torch.allclose(want, plain, atol=1e-4)
+
+
 def test_prefix_attention_gives_the_repeated_caches_loss_and_gradients(tiny_model_dir, train_jsonl):
     model, tok, _ = load_model(tiny_model_dir)
     ids, mask, lengths = _batch(train_jsonl, tok)

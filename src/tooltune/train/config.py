@@ -77,6 +77,11 @@ class TrainConfig(BaseModel):
         "recomputing them (0: every step). Saves the prefix forward pass on most steps; the reused values lag "
         "the weights by at most N optimizer steps.",
     )
+    decision_weight: float = Field(
+        1.0, gt=0,
+        description="Loss weight of the tokens where an assistant turn decides: its first token (a call or words) "
+        "and the token after each call (another call or the end of the turn); other assistant tokens weigh 1.",
+    )
     group_by_prefix: bool = Field(True, description="Batch conversations with the same system turn together.")
     quantization: Literal["none", "nf4"] = Field(
         "none",

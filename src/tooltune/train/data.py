@@ -97,9 +97,14 @@ def plan_batches(
     return batches
 
 
-def collate(examples: list[Example], pad_id: int) -> tuple[Any, Any, int]:
+def collate(examples: list[Example], pad_id: int, decision_weight: float = 1.0,
+            close_id: int | None = None) -> tuple[Any, Any, int]:
     """(input_ids [B, L] right-padded, loss mask [B, L] on the *target* token, real token count).
-    Right padding needs no attention mask under causal attention: real tokens never see pads."""
+    Right padding needs no attention mask under causal attention: real tokens never see pads.
+
+    With ``decision_weight`` != 1 the mask is a float weight per token instead: the tokens where an
+    assistant turn decides (its first: a call or words; the one after each ``close_id``: another
+    call or the end of the turn) weigh ``decision_weight``, other assistant tokens 1."""
     import torch
 
     width = max(len(e.ids) for e in examples)
@@ -108,4 +113,11 @@ def collate(examples: list[Example], pad_id: int) -> tuple[Any, Any, int]:
     for row, e in enumerate(examples):
         ids[row, : len(e.ids)] = torch.tensor(e.ids)
         mask[row, : len(e.mask)] = torch.tensor(e.mask)
+    if decision_weight != 1.0:
+        before = torch.zeros_like(mask)
+        before[:, 1:] = mask[:, :-1]
+        decides = mask & ~before
+        if close_id is not None:
+            decides[:, 1:] |= mask[:, 1:] & (ids[:, :-1] == close_id)
+        mask = mask.float().masked_fill(decides, decision_weight)
     return ids, mask, sum(len(e.ids) for e in examples)

@@ -93,10 +93,13 @@ class AssistantLoss(nn.Module):
                               use_cache=True).last_hidden_state
         else:
             hidden = body(input_ids=ids, use_cache=False).last_hidden_state
-        sel = target_mask[:, p:]
+        sel = target_mask[:, p:] > 0
         h = hidden[:, :-1][sel]
         targets = ids[:, p + 1:][sel]
         logits = head(h).float()
         if softcap:
             logits = torch.tanh(logits / softcap) * softcap
-        return nn.functional.cross_entropy(logits, targets)
+        if mask.dtype == torch.bool:
+            return nn.functional.cross_entropy(logits, targets)
+        weights = target_mask[:, p:][sel].float()  # a weighted mask (``collate``'s decision_weight)
+        return (nn.functional.cross_entropy(logits, targets, reduction="none") * weights).sum() / weights.sum()

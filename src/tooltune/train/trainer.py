@@ -26,6 +26,7 @@ from .budget import TimeBudget
 from .checkpoint import checkpoint_total_steps, last_checkpoint, load_checkpoint, load_loss_state, save_checkpoint
 from .config import TrainConfig, save_config
 from .data import Example, collate, load_conversations, plan_batches, tokenize
+from tooltune.core.format.tokens import TOOL_CALL_CLOSE
 
 
 class TrainError(ValueError):
@@ -293,6 +294,8 @@ def train(
     previous_handler = signal.signal(signal.SIGINT, on_sigint)
     metrics_path = run_dir / "metrics.jsonl"
     pad_id = tok.pad_token_id
+    close = tok.encode(TOOL_CALL_CLOSE, add_special_tokens=False)
+    close_id = close[-1] if close else None  # the call's last token: what follows it decides
     device = accelerator.device
     t0 = time.perf_counter()
     tokens_done = 0
@@ -319,7 +322,7 @@ def train(
                 loss_sum, step_tokens = 0.0, 0
                 for micro in range(cfg.grad_accum):
                     batch = [examples[i] for i in plan[step * cfg.grad_accum + micro]]
-                    ids, mask, n_tok = collate(batch, pad_id)
+                    ids, mask, n_tok = collate(batch, pad_id, cfg.decision_weight, close_id)
                     lengths = torch.tensor([len(e.ids) for e in batch])
                     with accelerator.autocast():
                         loss = loss_fn(ids.to(device), mask.to(device), lengths.to(device)) / cfg.grad_accum
