@@ -4,8 +4,9 @@ layers, or bfloat16 throughout.
 Where the CPU has bfloat16 dot products (AVX512-BF16 here, AMX on recent Xeons), oneDNN runs a
 64-row bfloat16 product ~4x faster than float32 (3x at 8 rows, 1.2x at one): prefills and
 draft-verifying passes are such products. ``bfloat16_linears`` takes that for every Linear layer
-but the LM head and keeps the rest of the model (residual stream, norms, attention, logits) in
-float32; ``auto``, the serving default, picks it where it measurably pays.
+and keeps the rest of the model (residual stream, norms, attention) in float32; the LM head runs
+in bfloat16 too, but makes float32's greedy choices (``tooltune.engine.bf16_head``). ``auto``,
+the serving default, picks it where it measurably pays.
 
 Decoding a small model on a CPU spends most of each forward pass reading Linear weights. int8
 weights (one scale per output channel) read a quarter of the bytes of float32 ones. Only the
