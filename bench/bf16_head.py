@@ -12,15 +12,13 @@ so a replayed turn runs faster: each head runs one set of turns new and the othe
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
-from latency import load_turns, percentile, run_clients
+from latency import crossover_sets, in_process_parser, percentile, run_clients
 
 WARMUP = 4
 
@@ -53,18 +51,9 @@ def phase(engine: Any, turns: list[dict[str, Any]], clients: int) -> dict[str, A
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", required=True, help="run dir, model dir or embedded name")
-    ap.add_argument("--data", type=Path, required=True, help="eval.jsonl with tool-call turns")
-    ap.add_argument("--turns", type=int, default=40, help="turns per set (two sets, after the warm-up)")
-    ap.add_argument("--clients", type=int, default=8)
-    ap.add_argument("--json", type=Path, help="also write the numbers here")
-    args = ap.parse_args(argv)
-
-    turns = load_turns(args.data, None)
-    if len(turns) < WARMUP + 2 * args.turns:
-        print(f"error: {args.data} has {len(turns)} tool-call turns; {WARMUP} warm-up and two sets of "
-              f"{args.turns} need {WARMUP + 2 * args.turns} (lower --turns)", file=sys.stderr)
+    args = in_process_parser(__doc__, 40).parse_args(argv)
+    sets = crossover_sets(args.data, args.turns, WARMUP)
+    if sets is None:
         return 2
     import torch
 
@@ -80,11 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     fp32 = torch.nn.Linear(bf16.in_features, bf16.out_features, bias=False)
     fp32.weight = bf16.weight
     heads = {"float32": fp32, "bfloat16": bf16}
-    a, b = turns[WARMUP:WARMUP + args.turns], turns[WARMUP + args.turns:WARMUP + 2 * args.turns]
+    warm, a, b = sets
     order = [("float32", "A", a), ("bfloat16", "B", b), ("bfloat16", "A", a), ("float32", "B", b)]
     runs: dict[tuple[str, int], list[dict[str, Any]]] = {}
     try:
-        phase(engine, turns[:WARMUP], 1)
+        phase(engine, warm, 1)
         for clients in (1, args.clients):
             for name, set_name, subset in order:
                 use_head(engine, heads[name])

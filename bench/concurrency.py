@@ -13,13 +13,10 @@ request rode in), the pooled ratio, and how many outputs match between 8 clients
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
-from pathlib import Path
 from typing import Any
 
-from latency import load_turns, run_clients
+from latency import crossover_sets, in_process_parser, run_clients
 
 WARMUP = 4
 
@@ -45,26 +42,17 @@ def phase(engine: Any, turns: list[dict[str, Any]], clients: int) -> dict[str, A
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", required=True, help="run dir, model dir or embedded name")
-    ap.add_argument("--data", type=Path, required=True, help="eval.jsonl with tool-call turns")
-    ap.add_argument("--turns", type=int, default=60, help="turns per set (two sets, after the warm-up)")
-    ap.add_argument("--clients", type=int, default=8)
+    ap = in_process_parser(__doc__, 60)
     ap.add_argument("--quantize", default="auto", help="as `tooltune serve --quantize`")
-    ap.add_argument("--json", type=Path, help="also write the numbers here")
     args = ap.parse_args(argv)
-
-    turns = load_turns(args.data, None)
-    if len(turns) < WARMUP + 2 * args.turns:
-        print(f"error: {args.data} has {len(turns)} tool-call turns; {WARMUP} warm-up and two sets of "
-              f"{args.turns} need {WARMUP + 2 * args.turns} (lower --turns)", file=sys.stderr)
+    sets = crossover_sets(args.data, args.turns, WARMUP)
+    if sets is None:
         return 2
     from tooltune.engine import load_engine
 
     engine = load_engine(args.model, quantize=args.quantize)
     try:
-        warm = turns[:WARMUP]
-        a, b = turns[WARMUP:WARMUP + args.turns], turns[WARMUP + args.turns:WARMUP + 2 * args.turns]
+        warm, a, b = sets
         phase(engine, warm, 1)
         one_a = phase(engine, a, 1)
         many_b = phase(engine, b, args.clients)

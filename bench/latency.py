@@ -130,6 +130,28 @@ def run_clients(n: int, clients: int, handle: Callable[[int], None]) -> float:
     return time.perf_counter() - start
 
 
+def in_process_parser(doc: str, turns: int) -> argparse.ArgumentParser:
+    """The options of the in-process crossover benches (``concurrency.py``, ``bf16_head.py``)."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", required=True, help="run dir, model dir or embedded name")
+    ap.add_argument("--data", type=Path, required=True, help="eval.jsonl with tool-call turns")
+    ap.add_argument("--turns", type=int, default=turns, help="turns per set (two sets, after the warm-up)")
+    ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--json", type=Path, help="also write the numbers here")
+    return ap
+
+
+def crossover_sets(data: Path, per_set: int, warmup: int) -> tuple[list[Any], list[Any], list[Any]] | None:
+    """(warm-up turns, set A, set B) of ``data``'s tool-call turns; None, after an error line, when
+    it has too few."""
+    turns = load_turns(data, None)
+    if len(turns) < warmup + 2 * per_set:
+        print(f"error: {data} has {len(turns)} tool-call turns; {warmup} warm-up and two sets of "
+              f"{per_set} need {warmup + 2 * per_set} (lower --turns)", file=sys.stderr)
+        return None
+    return turns[:warmup], turns[warmup:warmup + per_set], turns[warmup + per_set:warmup + 2 * per_set]
+
+
 def rss_mb(pid: int) -> tuple[float, float]:
     """(current, peak) resident set size of a process in MB."""
     fields = {}
