@@ -59,15 +59,17 @@ class AssistantLoss(nn.Module):
         same tokens at most ``prefix_reuse`` steps ago, when the weights were nearly the same."""
         import copy
 
+        # A cache handed to the model grows by the rows' keys, so the held one goes out as a copy;
+        # the prefix attention only reads it, and one cache serves both.
+        own = (lambda cache: cache) if self.prefix_attention else copy.deepcopy
         held = self._prefix
         if held is not None and held[2] < self.prefix_reuse and torch.equal(held[0], prefix):
             self._prefix = (held[0], held[1], held[2] + 1)
-            # a cache handed to the model grows by the rows' keys; the prefix attention only reads it
-            return held[1] if self.prefix_attention else copy.deepcopy(held[1])
+            return own(held[1])
         with torch.no_grad():
             cache = body(input_ids=prefix.unsqueeze(0), use_cache=True).past_key_values
         if self.prefix_reuse:
-            self._prefix = (prefix.clone(), copy.deepcopy(cache), 0)
+            self._prefix = (prefix.clone(), own(cache), 0)
         return cache
 
     def _parts(self) -> tuple[Any, Any, float | None]:

@@ -20,13 +20,13 @@ from typing import Any, Callable
 import yaml
 
 from tooltune.core.format import PromptFormat
+from tooltune.core.format.tokens import TOOL_CALL_CLOSE
 from tooltune.core.replies import sample_replies, save_replies
 
 from .budget import TimeBudget
 from .checkpoint import checkpoint_total_steps, last_checkpoint, load_checkpoint, load_loss_state, save_checkpoint
 from .config import TrainConfig, save_config
 from .data import Example, collate, load_conversations, plan_batches, tokenize
-from tooltune.core.format.tokens import TOOL_CALL_CLOSE
 
 
 class TrainError(ValueError):
