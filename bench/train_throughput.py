@@ -44,6 +44,7 @@ def make_ours(base: str):
 
     from tooltune.core.models import load_model
     from tooltune.train.config import make_config
+    from tooltune.train.frozen_bf16 import frozen_linears_to_bfloat16
     from tooltune.train.loss import AssistantLoss
     from tooltune.train.tokens import add_tool_tokens
     from tooltune.train.trainer import resolve_precision, wrap_lora
@@ -54,9 +55,12 @@ def make_ours(base: str):
     new_ids = add_tool_tokens(model, tok) if cfg.add_tool_tokens else []
     model.train()
     model = wrap_lora(model, cfg, new_ids)
+    precision = resolve_precision(cfg.precision)
+    if precision == "bf16":  # as the trainer does on a CPU
+        frozen_linears_to_bfloat16(model)
     loss_fn = AssistantLoss(model, cfg.shared_prefix, prefix_reuse=cfg.prefix_reuse).train()
     opt = torch.optim.AdamW([p for p in loss_fn.parameters() if p.requires_grad], lr=cfg.lr)
-    return cfg, loss_fn, opt, tok, fmt, resolve_precision(cfg.precision)
+    return cfg, loss_fn, opt, tok, fmt, precision
 
 
 def trl_round(base: str, convs, workdir: str, lora_cfg: dict) -> float:

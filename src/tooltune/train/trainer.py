@@ -248,6 +248,11 @@ def train(
         for p in model.parameters():
             p.requires_grad_(True)
 
+    if precision == "bf16" and not on_gpu:
+        from .frozen_bf16 import frozen_linears_to_bfloat16
+
+        frozen_linears_to_bfloat16(model)
+
     from .loss import AssistantLoss
 
     loss_fn = AssistantLoss(model, shared_prefix=cfg.shared_prefix and not cfg.gradient_checkpointing,
