@@ -29,19 +29,12 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from tooltune.core.models import load_model
-    from tooltune.train.config import make_config
     from tooltune.train.data import collate, load_conversations, plan_batches, tokenize
     from tooltune.train.frozen_bf16 import frozen_linears_to_bfloat16
     from tooltune.train.loss import AssistantLoss
-    from tooltune.train.tokens import add_tool_tokens
-    from tooltune.train.trainer import wrap_lora
+    from train_throughput import default_lora_model
 
-    cfg = make_config(None, {"base": args.base})
-    torch.manual_seed(0)
-    model, tok, fmt = load_model(args.base)
-    new_ids = add_tool_tokens(model, tok) if cfg.add_tool_tokens else []
-    model = wrap_lora(model.train(), cfg, new_ids)
+    cfg, model, tok, fmt = default_lora_model(args.base)
     stored = copy.deepcopy(model)
     converted = frozen_linears_to_bfloat16(stored)
     sides = {}

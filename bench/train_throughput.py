@@ -39,22 +39,32 @@ def ours_round(state, convs) -> float:
     return time.perf_counter() - t
 
 
-def make_ours(base: str):
+def default_lora_model(base: str):
+    """The default recipe's LoRA model on ``base``, as ``tooltune train`` builds it before its
+    precision is applied: (config, model, tokenizer, prompt format). Seeded, so two calls agree."""
     import torch
 
     from tooltune.core.models import load_model
     from tooltune.train.config import make_config
-    from tooltune.train.frozen_bf16 import frozen_linears_to_bfloat16
-    from tooltune.train.loss import AssistantLoss
     from tooltune.train.tokens import add_tool_tokens
-    from tooltune.train.trainer import resolve_precision, wrap_lora
+    from tooltune.train.trainer import wrap_lora
 
     cfg = make_config(None, {"base": base})
     torch.manual_seed(0)
     model, tok, fmt = load_model(base)
     new_ids = add_tool_tokens(model, tok) if cfg.add_tool_tokens else []
     model.train()
-    model = wrap_lora(model, cfg, new_ids)
+    return cfg, wrap_lora(model, cfg, new_ids), tok, fmt
+
+
+def make_ours(base: str):
+    import torch
+
+    from tooltune.train.frozen_bf16 import frozen_linears_to_bfloat16
+    from tooltune.train.loss import AssistantLoss
+    from tooltune.train.trainer import resolve_precision
+
+    cfg, model, tok, fmt = default_lora_model(base)
     precision = resolve_precision(cfg.precision)
     if precision == "bf16":  # as the trainer does on a CPU
         frozen_linears_to_bfloat16(model)
