@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import time
 from pathlib import Path
 
 
@@ -27,42 +26,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="also write the numbers here")
     args = ap.parse_args(argv)
 
-    import torch
-
-    from tooltune.train.data import collate, load_conversations, plan_batches, tokenize
+    from side_by_side import train_side_by_side
+    from tooltune.train.data import load_conversations, tokenize
     from tooltune.train.frozen_bf16 import frozen_linears_to_bfloat16
-    from tooltune.train.loss import AssistantLoss
     from train_throughput import default_lora_model
 
     cfg, model, tok, fmt = default_lora_model(args.base)
     stored = copy.deepcopy(model)
     converted = frozen_linears_to_bfloat16(stored)
-    sides = {}
-    for name, m in (("autocast", model), ("stored", stored)):
-        loss_fn = AssistantLoss(m, cfg.shared_prefix).train()
-        sides[name] = (loss_fn, torch.optim.AdamW([p for p in m.parameters() if p.requires_grad], lr=cfg.lr))
     examples, _ = tokenize(load_conversations(args.data), tok, fmt, cfg.max_seq_len)
-    plan = plan_batches(examples, cfg.batch_tokens, cfg.max_batch_size, cfg.seed, 0, cfg.group_by_prefix)
-    totals = {name: [0.0, 0] for name in sides}
-    losses: dict[str, list[float]] = {name: [] for name in sides}
-    for r in range(args.rounds + 1):
-        first = r * args.steps
-        for name in (("autocast", "stored") if r % 2 == 0 else ("stored", "autocast")):
-            loss_fn, opt = sides[name]
-            for k in range(first, first + args.steps):
-                batch = [examples[i] for i in plan[k % len(plan)]]
-                ids, mask, n = collate(batch, tok.pad_token_id)
-                t = time.perf_counter()
-                with torch.autocast("cpu", dtype=torch.bfloat16):
-                    loss = loss_fn(ids, mask, torch.tensor([len(e.ids) for e in batch]))
-                loss.backward()
-                opt.step()
-                opt.zero_grad(set_to_none=True)
-                if r:
-                    totals[name][0] += time.perf_counter() - t
-                    totals[name][1] += n
-                losses[name].append(float(loss.detach()))
-    tps = {name: n / s for name, (s, n) in totals.items()}
+    tps, losses = train_side_by_side({"autocast": model, "stored": stored}, cfg, tok, examples, args.rounds,
+                                     args.steps)
     same = sum(a == b for a, b in zip(losses["autocast"], losses["stored"]))
     result = {"converted_weights": converted, "autocast_tok_s": round(tps["autocast"], 1),
               "stored_tok_s": round(tps["stored"], 1), "ratio": round(tps["stored"] / tps["autocast"], 3),

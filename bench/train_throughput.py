@@ -39,14 +39,16 @@ def ours_round(state, convs) -> float:
     return time.perf_counter() - t
 
 
-def default_lora_model(base: str):
+def default_lora_model(base: str, cheap_tokens: bool = True):
     """The default recipe's LoRA model on ``base``, as ``tooltune train`` builds it before its
-    precision is applied: (config, model, tokenizer, prompt format). Seeded, so two calls agree."""
+    precision is applied: (config, model, tokenizer, prompt format). Seeded, so two calls agree.
+    ``cheap_tokens=False`` leaves the added tokens' rows on peft's own path."""
     import torch
 
     from tooltune.core.models import load_model
     from tooltune.train.config import make_config
     from tooltune.train.tokens import add_tool_tokens
+    from tooltune.train.trainable_tokens import cheap_trainable_tokens
     from tooltune.train.trainer import wrap_lora
 
     cfg = make_config(None, {"base": base})
@@ -54,7 +56,10 @@ def default_lora_model(base: str):
     model, tok, fmt = load_model(base)
     new_ids = add_tool_tokens(model, tok) if cfg.add_tool_tokens else []
     model.train()
-    return cfg, wrap_lora(model, cfg, new_ids), tok, fmt
+    model = wrap_lora(model, cfg, new_ids)
+    if cheap_tokens:
+        cheap_trainable_tokens(model)
+    return cfg, model, tok, fmt
 
 
 def make_ours(base: str):

@@ -244,6 +244,9 @@ def train(
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing)
     if cfg.method == "lora":
         model = wrap_lora(model, cfg, new_ids)
+        from .trainable_tokens import cheap_trainable_tokens
+
+        cheap_trainable_tokens(model)  # the added tokens' rows without copying the vocabulary per pass
     else:
         for p in model.parameters():
             p.requires_grad_(True)
