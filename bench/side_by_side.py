@@ -5,8 +5,29 @@ alternate which side goes first, and the first round is a warm-up (not timed).""
 
 from __future__ import annotations
 
+import argparse
+import json
 import time
+from pathlib import Path
 from typing import Any
+
+
+def parse_args(doc: str | None, argv: list[str] | None) -> argparse.Namespace:
+    """The options every side-by-side training bench takes."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--base", default="smollm2-135m", help="embedded model name or model directory")
+    ap.add_argument("--data", type=Path, required=True, help="training JSONL")
+    ap.add_argument("--rounds", type=int, default=4, help="rounds after the warm-up one")
+    ap.add_argument("--steps", type=int, default=6, help="steps per side and round")
+    ap.add_argument("--json", type=Path, help="also write the numbers here")
+    return ap.parse_args(argv)
+
+
+def report(result: dict[str, Any], line: str, path: Path | None) -> None:
+    """Print the bench's one line; write its numbers as JSON where asked."""
+    print(line)
+    if path:
+        path.write_text(json.dumps(result, indent=1))
 
 
 def train_side_by_side(models: dict[str, Any], cfg: Any, tok: Any, examples: list[Any], rounds: int,

@@ -12,25 +12,14 @@ on the same batches (``side_by_side.py``).
 
 from __future__ import annotations
 
-import argparse
-import json
-from pathlib import Path
-
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--base", default="smollm2-135m", help="embedded model name or model directory")
-    ap.add_argument("--data", type=Path, required=True, help="training JSONL")
-    ap.add_argument("--rounds", type=int, default=4, help="rounds after the warm-up one")
-    ap.add_argument("--steps", type=int, default=6, help="steps per side and round")
-    ap.add_argument("--json", type=Path, help="also write the numbers here")
-    args = ap.parse_args(argv)
-
-    from side_by_side import train_side_by_side
+    from side_by_side import parse_args, report, train_side_by_side
     from tooltune.train.data import load_conversations, tokenize
     from tooltune.train.frozen_bf16 import frozen_linears_to_bfloat16
     from train_throughput import default_lora_model
 
+    args = parse_args(__doc__, argv)
     cfg, peft_path, tok, fmt = default_lora_model(args.base, cheap_tokens=False)
     _, ours, _, _ = default_lora_model(args.base)
     for m in (peft_path, ours):
@@ -42,10 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     result = {"peft_tok_s": round(tps["peft"], 1), "tooltune_tok_s": round(tps["tooltune"], 1),
               "ratio": round(tps["tooltune"] / tps["peft"], 3), "identical_losses": same,
               "steps": len(losses["tooltune"])}
-    print(f"added tokens on peft's path: {result['peft_tok_s']} tok/s; on tooltune's: "
-          f"{result['tooltune_tok_s']} tok/s -> {result['ratio']}x; {same}/{result['steps']} identical losses")
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=1))
+    report(result, f"added tokens on peft's path: {result['peft_tok_s']} tok/s; on tooltune's: "
+                   f"{result['tooltune_tok_s']} tok/s -> {result['ratio']}x; {same}/{result['steps']} identical losses",
+           args.json)
     return 0
 
 
