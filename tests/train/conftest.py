@@ -48,3 +48,41 @@ def eval_jsonl(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("eval-data") / "eval.jsonl"
     path.write_text("".join(json.dumps(c.to_json()) + "\n" for c in _conversations(6)))
     return path
+
+
+@pytest.fixture
+def lora_model(tiny_model_dir):
+    """Make a small LoRA model on the tiny config model, with the tool tags as trained added tokens:
+    ``lora_model()`` -> (peft model, tokenizer, the added token ids)."""
+    from tooltune.core.models import load_model
+    from tooltune.train.config import TrainConfig
+    from tooltune.train.tokens import add_tool_tokens
+    from tooltune.train.trainer import wrap_lora
+
+    def make():
+        model, tok, _ = load_model(tiny_model_dir)
+        new_ids = add_tool_tokens(model, tok)
+        assert new_ids
+        return wrap_lora(model, TrainConfig(lora_r=4, lora_alpha=8, lora_dropout=0.0), new_ids), tok, new_ids
+
+    return make
+
+
+@pytest.fixture
+def loss_and_grads():
+    """``loss_and_grads(model, (ids, mask, lengths), autocast, shared_prefix)`` -> (the assistant
+    loss, each trained parameter's gradient), the gradients cleared from the model afterwards."""
+    import torch
+
+    from tooltune.train.loss import AssistantLoss
+
+    def run(model, batch, autocast, shared_prefix=True):
+        loss_fn = AssistantLoss(model, shared_prefix=shared_prefix).train()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            loss = loss_fn(*batch)
+        loss.backward()
+        grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
+        model.zero_grad(set_to_none=True)
+        return loss.detach(), grads
+
+    return run

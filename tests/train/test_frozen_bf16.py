@@ -4,23 +4,12 @@ import pytest
 import torch
 
 from tooltune.core.format import PromptFormat
-from tooltune.core.models import load_model
-from tooltune.train.config import TrainConfig
 from tooltune.train.data import collate, load_conversations, tokenize
 from tooltune.train.frozen_bf16 import frozen_linears_to_bfloat16
-from tooltune.train.loss import AssistantLoss
-from tooltune.train.tokens import add_tool_tokens
-from tooltune.train.trainer import wrap_lora
 
 
-def _lora_model(tiny_model_dir):
-    model, tok, _ = load_model(tiny_model_dir)
-    new_ids = add_tool_tokens(model, tok)
-    return wrap_lora(model, TrainConfig(lora_r=4, lora_alpha=8, lora_dropout=0.0), new_ids), tok
-
-
-def test_only_the_frozen_projections_go_to_bfloat16(tiny_model_dir):
-    model, _ = _lora_model(tiny_model_dir)
+def test_only_the_frozen_projections_go_to_bfloat16(lora_model):
+    model, _, _ = lora_model()
     before = {n: p.dtype for n, p in model.named_parameters()}
     converted = frozen_linears_to_bfloat16(model)
     after = dict(model.named_parameters())
@@ -35,21 +24,15 @@ def test_only_the_frozen_projections_go_to_bfloat16(tiny_model_dir):
 
 
 @pytest.mark.parametrize("shared_prefix", [True, False])
-def test_bfloat16_frozen_weights_train_exactly_as_autocast_did(tiny_model_dir, train_jsonl, shared_prefix):
-    model, tok = _lora_model(tiny_model_dir)
+def test_bfloat16_frozen_weights_train_exactly_as_autocast_did(lora_model, loss_and_grads, train_jsonl, shared_prefix):
+    model, tok, _ = lora_model()
     stored = copy.deepcopy(model)
     frozen_linears_to_bfloat16(stored)
     examples, _ = tokenize(load_conversations(train_jsonl)[:4], tok, PromptFormat(), 4096)
     ids, mask, _ = collate(examples, tok.pad_token_id)
-    lengths = torch.tensor([len(e.ids) for e in examples])
-    results = []
-    for m in (model, stored):
-        loss_fn = AssistantLoss(m, shared_prefix=shared_prefix).train()
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            loss = loss_fn(ids, mask, lengths)
-        loss.backward()
-        results.append((loss.detach(), {n: p.grad for n, p in m.named_parameters() if p.requires_grad}))
-    (loss_a, grads_a), (loss_b, grads_b) = results
+    batch = (ids, mask, torch.tensor([len(e.ids) for e in examples]))
+    loss_a, grads_a = loss_and_grads(model, batch, True, shared_prefix)
+    loss_b, grads_b = loss_and_grads(stored, batch, True, shared_prefix)
     assert torch.equal(loss_a, loss_b)
     assert grads_a.keys() == grads_b.keys() and all(g is not None for g in grads_a.values())
     for name in grads_a:

@@ -4,21 +4,10 @@ import pytest
 import torch
 
 from tooltune.core.format import PromptFormat
-from tooltune.core.models import load_model
-from tooltune.train.config import TrainConfig
 from tooltune.train.data import collate, load_conversations, tokenize
 from tooltune.train.frozen_bf16 import frozen_linears_to_bfloat16
 from tooltune.train.loss import AssistantLoss
-from tooltune.train.tokens import add_tool_tokens
 from tooltune.train.trainable_tokens import cheap_trainable_tokens
-from tooltune.train.trainer import wrap_lora
-
-
-def _lora_model(tiny_model_dir):
-    model, tok, _ = load_model(tiny_model_dir)
-    new_ids = add_tool_tokens(model, tok)
-    assert new_ids
-    return wrap_lora(model, TrainConfig(lora_r=4, lora_alpha=8, lora_dropout=0.0), new_ids), tok, new_ids
 
 
 def _batch(tok, train_jsonl):
@@ -27,33 +16,23 @@ def _batch(tok, train_jsonl):
     return ids, mask, torch.tensor([len(e.ids) for e in examples])
 
 
-def _loss_and_grads(model, batch, autocast, shared_prefix=True):
-    loss_fn = AssistantLoss(model, shared_prefix=shared_prefix).train()
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
-        loss = loss_fn(*batch)
-    loss.backward()
-    grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
-    model.zero_grad(set_to_none=True)
-    return loss.detach(), grads
-
-
-def test_the_embedding_and_the_tied_head_get_it_once(tiny_model_dir):
-    model, _, _ = _lora_model(tiny_model_dir)
+def test_the_embedding_and_the_tied_head_get_it_once(lora_model):
+    model, _, _ = lora_model()
     assert cheap_trainable_tokens(model) == 2
     assert cheap_trainable_tokens(model) == 0
 
 
 @pytest.mark.parametrize("autocast,shared_prefix", [(True, True), (True, False), (False, True)])
-def test_same_loss_and_gradients_as_peft(tiny_model_dir, train_jsonl, autocast, shared_prefix):
-    model, tok, _ = _lora_model(tiny_model_dir)
+def test_same_loss_and_gradients_as_peft(lora_model, loss_and_grads, train_jsonl, autocast, shared_prefix):
+    model, tok, _ = lora_model()
     if autocast:
         frozen_linears_to_bfloat16(model)  # as the trainer runs bf16 autocast on a CPU
     cheap = copy.deepcopy(model)
     cheap_trainable_tokens(cheap)
     batch = _batch(tok, train_jsonl)
-    assert bool(torch.isin(batch[0], torch.tensor(tok.convert_tokens_to_ids(["<tool_call>"])) ).any())
-    loss_a, grads_a = _loss_and_grads(model, batch, autocast, shared_prefix)
-    loss_b, grads_b = _loss_and_grads(cheap, batch, autocast, shared_prefix)
+    assert bool(torch.isin(batch[0], torch.tensor(tok.convert_tokens_to_ids(["<tool_call>"]))).any())
+    loss_a, grads_a = loss_and_grads(model, batch, autocast, shared_prefix)
+    loss_b, grads_b = loss_and_grads(cheap, batch, autocast, shared_prefix)
     assert torch.equal(loss_a, loss_b)
     assert grads_a.keys() == grads_b.keys()
     delta = [n for n in grads_a if "trainable_tokens_delta" in n]
@@ -65,8 +44,8 @@ def test_same_loss_and_gradients_as_peft(tiny_model_dir, train_jsonl, autocast, 
             assert torch.equal(grads_a[name], grads_b[name]), name
 
 
-def test_training_steps_follow_peft_and_save_the_same_adapter(tiny_model_dir, train_jsonl, tmp_path):
-    model, tok, new_ids = _lora_model(tiny_model_dir)
+def test_training_steps_follow_peft_and_save_the_same_adapter(lora_model, train_jsonl, tmp_path):
+    model, tok, new_ids = lora_model()
     cheap = copy.deepcopy(model)
     cheap_trainable_tokens(cheap)
     batch = _batch(tok, train_jsonl)
@@ -101,8 +80,8 @@ def test_training_steps_follow_peft_and_save_the_same_adapter(tiny_model_dir, tr
         torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-6)
 
 
-def test_a_merged_adapter_takes_peft_path(tiny_model_dir):
-    model, _, new_ids = _lora_model(tiny_model_dir)
+def test_a_merged_adapter_takes_peft_path(lora_model):
+    model, _, new_ids = lora_model()
     cheap_trainable_tokens(model)
     emb = model.get_base_model().get_input_embeddings()
     with torch.no_grad():

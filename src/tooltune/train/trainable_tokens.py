@@ -56,7 +56,8 @@ class _Cheap:
 
     def _head_weight(self, weight: torch.Tensor, delta: torch.Tensor, ids: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         """The merged matrix in ``dtype`` (the product's), as peft builds it, without rebuilding it:
-        the frozen matrix is cast once per version of it, and each pass writes the trained rows."""
+        the frozen matrix is cast once per version of it, and the trained rows are written in when
+        they have changed since the last write."""
         key = (weight._version, weight.data_ptr(), dtype)
         if self._cast is None or self._cast[:3] != key:
             with torch.no_grad():
